@@ -1,0 +1,151 @@
+"""What every architecture shares: per-stream state, input checks, the gate step."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from neuroflow.core.gate import GateOutput, GateState, RetinalGate
+from neuroflow.models.tower import Embedded, VisionTower
+
+
+@dataclass
+class ArchOutput:
+    """Result of one frame for every stream.
+
+    Attributes:
+        embedding: ``[B, D]`` pooled embedding (the HF ``pooler_output`` equivalent).
+        keep_mask: ``[B, N]`` bool, patches recomputed this frame (class tokens excluded).
+        surprise: ``[B, N]`` gate surprise (zeros where no gate ran or on a first frame).
+        keep_fraction: ``[B]`` share of patches recomputed.
+        stretch: Position-embedding stretch factor of the input grid.
+    """
+
+    embedding: Tensor
+    keep_mask: Tensor
+    surprise: Tensor
+    keep_fraction: Tensor
+    stretch: float
+
+
+class StreamState:
+    """State of ``batch`` independent streams for one architecture.
+
+    Args:
+        batch: Number of streams.
+        gate: The architecture's gate (None for dense: nothing to remember).
+    """
+
+    def __init__(self, batch: int, gate: RetinalGate | None) -> None:
+        if int(batch) != batch or batch < 1:
+            raise ValueError(f"batch must be a positive integer, got {batch}")
+        self.batch = int(batch)
+        self.gate: GateState | None = gate.new_state(batch) if gate is not None else None
+        self.cache: Tensor | None = None
+        self.anchors: Tensor | None = None
+
+    def reset(self, streams: Sequence[int] | None = None) -> None:
+        """Start the given streams (all when None) afresh; their next frame runs dense."""
+        if self.gate is not None:
+            self.gate.reset(streams)
+
+    def nbytes(self) -> int:
+        """Bytes of per-stream state held for all streams."""
+        own = sum(t.numel() * t.element_size() for t in (self.cache, self.anchors) if t is not None)
+        return own + (self.gate.nbytes() if self.gate is not None else 0)
+
+    def buffer(self, name: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
+        """The named state buffer, (re)allocated when its shape, dtype or device changed."""
+        current = getattr(self, name)
+        if current is None or current.shape != shape or current.dtype != like.dtype \
+                or current.device != like.device:
+            current = torch.zeros(shape, dtype=like.dtype, device=like.device)
+            setattr(self, name, current)
+        return current
+
+
+def check_frames(pixels: Tensor, tower: VisionTower, state: StreamState) -> None:
+    """Raise ``ValueError`` naming the problem for frames the tower cannot take."""
+    if not isinstance(pixels, Tensor) or pixels.dim() != 4:
+        shape = tuple(pixels.shape) if isinstance(pixels, Tensor) else type(pixels).__name__
+        raise ValueError(f"frames must be a [B, C, H, W] tensor, got {shape}")
+    if pixels.shape[1] != tower.num_channels:
+        raise ValueError(
+            f"frames have {pixels.shape[1]} channels but the model expects {tower.num_channels} "
+            "(convert grayscale/RGBA to RGB first)"
+        )
+    if pixels.shape[0] != state.batch:
+        raise ValueError(
+            f"frames hold {pixels.shape[0]} streams but the state was made for {state.batch}; "
+            "use new_state(batch=...) with the batch size of the frames"
+        )
+    if not torch.isfinite(pixels).all():
+        raise ValueError("frames contain NaN or infinite pixel values")
+    tower.grid_for(pixels.shape[-2], pixels.shape[-1])
+
+
+class Architecture(nn.Module):
+    """Base of dense and sparse architectures: a tower plus (optionally) a retinal gate.
+
+    Args:
+        tower: The vision tower.
+        gate: The retinal gate, or None (dense).
+    """
+
+    name = "base"
+
+    def __init__(self, tower: VisionTower, gate: RetinalGate | None = None) -> None:
+        super().__init__()
+        self.tower = tower
+        self.gate = gate
+
+    def new_state(self, batch: int = 1) -> StreamState:
+        """Fresh state for ``batch`` independent streams."""
+        return StreamState(batch, self.gate)
+
+    def gate_step(self, emb: Embedded, state: StreamState) -> GateOutput:
+        """Run the gate on the frame's layer-0 features."""
+        assert self.gate is not None and state.gate is not None
+        return self.gate.step(emb.gate_features(self.gate.config.signal), state.gate)
+
+    def full_keep(self, keep: Tensor) -> Tensor:
+        """Keep mask over all tokens: class tokens (always kept) then patches."""
+        prefix = keep.new_ones(keep.shape[0], self.tower.num_prefix_tokens)
+        return torch.cat([prefix, keep], dim=1)
+
+    def output(self, embedding: Tensor, gated: GateOutput, emb: Embedded) -> ArchOutput:
+        """Bundle the embedding with the gate's decision."""
+        return ArchOutput(embedding, gated.keep_mask, gated.surprise, gated.keep_fraction,
+                          emb.stretch)
+
+    def forward(self, pixels: Tensor, state: StreamState) -> ArchOutput:
+        """Process one frame of every stream.
+
+        Args:
+            pixels: ``[B, C, H, W]`` normalised frames, one per stream.
+            state: The streams' state (from :meth:`new_state`), updated in place.
+        """
+        check_frames(pixels, self.tower, state)
+        return self.step(self.tower.embed(pixels), state)
+
+    def step(self, emb: Embedded, state: StreamState) -> ArchOutput:
+        """Architecture-specific part of :meth:`forward`."""
+        raise NotImplementedError
+
+
+class Dense(Architecture):
+    """The unmodified tower on every token (the reference)."""
+
+    name = "dense"
+
+    def step(self, emb: Embedded, state: StreamState) -> ArchOutput:
+        embedding = self.tower.pool(self.tower.encode(emb.tokens))
+        b, n = emb.patch_features.shape[:2]
+        keep = torch.ones(b, n, dtype=torch.bool, device=embedding.device)
+        gated = GateOutput(keep, torch.zeros(b, n, device=embedding.device),
+                           torch.ones(b, device=embedding.device),
+                           torch.zeros(b, dtype=torch.bool, device=embedding.device))
+        return self.output(embedding, gated, emb)

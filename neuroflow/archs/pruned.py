@@ -1,0 +1,106 @@
+"""Architectures that remove inactive tokens from the encoder: B, C and D.
+
+* **B** runs the encoder and the pooling head on the active tokens only.
+* **C** runs the encoder on the active tokens, writes their final-layer outputs into the
+  cortical cache, and pools over all N cached tokens.
+* **D** runs the first ``dense_layers`` blocks on every token, the rest on the active
+  tokens only, then pools over the cache like C.
+
+Active tokens of different streams are packed into one sequence; attention stays within
+each stream.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from neuroflow.archs.base import Architecture, ArchOutput, StreamState
+from neuroflow.core.cache import CorticalCache
+from neuroflow.core.gate import RetinalGate
+from neuroflow.core.packing import Packing, make_packing, pack, to_layout
+from neuroflow.models.tower import Embedded, VisionTower
+
+
+class ArchB(Architecture):
+    """Inactive tokens are removed before the encoder; the head sees active tokens only."""
+
+    name = "B"
+
+    def sparse_encode(self, tokens: Tensor, keep: Tensor, start: int = 0) -> tuple[Tensor, Packing]:
+        """Pack the kept tokens of ``tokens`` and run blocks ``start:`` on them.
+
+        Returns:
+            The final-layer outputs ``[T, D]`` of the packed tokens and their packing.
+        """
+        packing = make_packing(self.full_keep(keep))
+        x = to_layout(pack(tokens, packing), packing)
+        x = self.tower.encode(x, start=start, packing=None if packing.uniform else packing)
+        return x.reshape(-1, x.shape[-1]), packing
+
+    def step(self, emb: Embedded, state: StreamState) -> ArchOutput:
+        gated = self.gate_step(emb, state)
+        hidden, packing = self.sparse_encode(emb.tokens, gated.keep_mask)
+        return self.output(self.tower.pool_packed(hidden, packing), gated, emb)
+
+
+class ArchC(ArchB):
+    """B plus a cortical cache of final-layer outputs; the head pools over all N tokens.
+
+    Args:
+        tower: The vision tower.
+        gate: The retinal gate (must keep the first frame dense: it fills the cache).
+        cache: Cache write policy.
+    """
+
+    name = "C"
+
+    def __init__(self, tower: VisionTower, gate: RetinalGate, cache: CorticalCache | None = None):
+        if not gate.config.dense_first_frame:
+            raise ValueError(f"Arch {self.name} needs dense_first_frame=True to fill its cache")
+        super().__init__(tower, gate)
+        self.cache = cache if cache is not None else CorticalCache()
+
+    def cached_pool(self, hidden: Tensor, packing: Packing, fresh: Tensor, emb: Embedded,
+                    state: StreamState) -> Tensor:
+        """Write the active outputs into the stream cache and pool over every slot."""
+        buffer = state.buffer("cache", tuple(emb.tokens.shape), hidden)
+        self.cache.write(buffer, hidden, packing, fresh)
+        return self.tower.pool(buffer)
+
+    def step(self, emb: Embedded, state: StreamState) -> ArchOutput:
+        gated = self.gate_step(emb, state)
+        hidden, packing = self.sparse_encode(emb.tokens, gated.keep_mask)
+        pooled = self.cached_pool(hidden, packing, gated.first_frame, emb, state)
+        return self.output(pooled, gated, emb)
+
+
+class ArchD(ArchC):
+    """The first ``dense_layers`` blocks run on every token, the rest sparse, plus the cache.
+
+    Args:
+        tower: The vision tower.
+        gate: The retinal gate.
+        cache: Cache write policy.
+        dense_layers: Number of leading blocks run densely (0 gives Arch C); None runs
+            half of the blocks densely.
+    """
+
+    name = "D"
+
+    def __init__(self, tower: VisionTower, gate: RetinalGate, cache: CorticalCache | None = None,
+                 dense_layers: int | None = None):
+        super().__init__(tower, gate, cache)
+        if dense_layers is None:
+            dense_layers = len(tower.blocks) // 2
+        if not 0 <= dense_layers <= len(tower.blocks):
+            raise ValueError(
+                f"dense_layers must lie in [0, {len(tower.blocks)}] for this tower, got {dense_layers}"
+            )
+        self.dense_layers = int(dense_layers)
+
+    def step(self, emb: Embedded, state: StreamState) -> ArchOutput:
+        gated = self.gate_step(emb, state)
+        early = self.tower.encode(emb.tokens, stop=self.dense_layers)
+        hidden, packing = self.sparse_encode(early, gated.keep_mask, start=self.dense_layers)
+        pooled = self.cached_pool(hidden, packing, gated.first_frame, emb, state)
+        return self.output(pooled, gated, emb)

@@ -1,0 +1,10 @@
+"""Pure-torch core: retinal gate, cortical cache, ragged packing (no Hydra/Lightning/wandb)."""
+
+from neuroflow.core.cache import CorticalCache
+from neuroflow.core.gate import GateConfig, GateOutput, GateState, RetinalGate
+from neuroflow.core.packing import Packing, make_packing, pack, segment_attention, unpack_into
+
+__all__ = [
+    "CorticalCache", "GateConfig", "GateOutput", "GateState", "Packing", "RetinalGate",
+    "make_packing", "pack", "segment_attention", "unpack_into",
+]

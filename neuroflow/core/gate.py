@@ -1,0 +1,266 @@
+"""The retinal gate: per-patch EMA of layer-0 features and cosine surprise.
+
+For every stream ``b`` and patch ``i`` the gate keeps an exponential moving average
+``E[b, i]`` of the patch's layer-0 feature ``h[b, i]`` and scores each new frame by its
+cosine *surprise* ``s = 1 - cos(h, E)``. A patch is active when ``s > threshold`` (paper
+mode) or when it is among the most surprising ``keep_fraction * N`` patches (budget mode).
+The EMA is then updated for every patch with ``E <- (1 - alpha) E + alpha h``.
+
+State lives in :class:`GateState`, one per batch of independent streams; the gate itself
+holds only configuration, so one gate serves any number of stream batches.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+GateMode = Literal["threshold", "budget"]
+GateSignal = Literal["embedding", "patch"]
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """Settings of a :class:`RetinalGate`.
+
+    Attributes:
+        threshold: Surprise threshold; a patch is active when its surprise is strictly above
+            it (``threshold`` mode). Cosine surprise lies in [0, 2].
+        ema_decay: Weight of the new frame in the EMA update (the paper's "EMA decay" alpha);
+            small values give a slow background model. In (0, 1].
+        mode: ``"threshold"`` (paper) or ``"budget"`` (fixed keep fraction per frame, equal
+            token counts across streams: static shapes, batch friendly).
+        keep_fraction: Fraction of patches kept per frame in ``budget`` mode, in (0, 1].
+        floor_tokens: Minimum number of active patches per frame; the most surprising ones
+            fill up the floor.
+        signal: Feature the gate compares: ``"embedding"`` (patch projection plus position
+            embedding, the paper's layer 0) or ``"patch"`` (raw patch projection, free of the
+            static position signal).
+        global_motion_norm: Subtract each frame's mean surprise before thresholding, so a
+            global change (camera pan, lighting) does not activate every patch.
+        max_cache_age: Force a patch to be recomputed when it has not been for this many
+            frames (periodic refresh); ``None`` disables the refresh.
+        dense_first_frame: Keep every patch on the first frame after a reset (it fills the
+            cache). Without it the first frame keeps only the floor.
+    """
+
+    threshold: float = 0.35
+    ema_decay: float = 0.01
+    mode: GateMode = "threshold"
+    keep_fraction: float = 0.2
+    floor_tokens: int = 4
+    signal: GateSignal = "embedding"
+    global_motion_norm: bool = False
+    max_cache_age: int | None = None
+    dense_first_frame: bool = True
+
+    def __post_init__(self) -> None:
+        check_threshold(self.threshold)
+        check_ema_decay(self.ema_decay)
+        if self.mode not in ("threshold", "budget"):
+            raise ValueError(f"gate mode must be 'threshold' or 'budget', got {self.mode!r}")
+        if not 0.0 < float(self.keep_fraction) <= 1.0:
+            raise ValueError(f"keep_fraction must lie in (0, 1], got {self.keep_fraction}")
+        if int(self.floor_tokens) != self.floor_tokens or self.floor_tokens < 0:
+            raise ValueError(f"floor_tokens must be a non-negative integer, got {self.floor_tokens}")
+        if self.signal not in ("embedding", "patch"):
+            raise ValueError(f"gate signal must be 'embedding' or 'patch', got {self.signal!r}")
+        if self.max_cache_age is not None and int(self.max_cache_age) < 1:
+            raise ValueError(f"max_cache_age must be >= 1 or None, got {self.max_cache_age}")
+
+
+def check_threshold(value: float | Tensor) -> None:
+    """Raise ``ValueError`` unless every threshold lies in [0, 2] (the range of 1 - cos)."""
+    t = torch.as_tensor(value, dtype=torch.float64)
+    if not torch.isfinite(t).all() or (t < 0).any() or (t > 2).any():
+        raise ValueError(f"threshold must lie in [0, 2] (cosine surprise range), got {value}")
+
+
+def check_ema_decay(value: float | Tensor) -> None:
+    """Raise ``ValueError`` unless every EMA decay lies in (0, 1]."""
+    t = torch.as_tensor(value, dtype=torch.float64)
+    if not torch.isfinite(t).all() or (t <= 0).any() or (t > 1).any():
+        raise ValueError(f"ema_decay must lie in (0, 1], got {value}")
+
+
+@dataclass
+class GateOutput:
+    """What the gate decided for one frame of every stream.
+
+    Attributes:
+        keep_mask: ``[B, N]`` bool, True for active patches.
+        surprise: ``[B, N]`` float32 surprise used for the decision (after global-motion
+            normalisation when enabled); zeros on a stream's dense first frame.
+        keep_fraction: ``[B]`` float32 share of active patches per stream.
+        first_frame: ``[B]`` bool, True where the frame was the first after a reset.
+    """
+
+    keep_mask: Tensor
+    surprise: Tensor
+    keep_fraction: Tensor
+    first_frame: Tensor
+
+
+class GateState:
+    """Per-stream gate state for a batch of ``batch`` independent streams.
+
+    Holds the EMA ``[B, N, D]``, the age of every patch (frames since it was last
+    recomputed), which streams start fresh, and the per-stream threshold and EMA decay
+    (schedules and controllers change these per stream).
+
+    Args:
+        batch: Number of streams.
+        threshold: Initial threshold of every stream.
+        ema_decay: Initial EMA decay of every stream.
+    """
+
+    def __init__(self, batch: int, threshold: float, ema_decay: float) -> None:
+        if int(batch) != batch or batch < 1:
+            raise ValueError(f"batch must be a positive integer, got {batch}")
+        self.batch = int(batch)
+        self.threshold = torch.full((self.batch,), float(threshold))
+        self.ema_decay = torch.full((self.batch,), float(ema_decay))
+        self.fresh = torch.ones(self.batch, dtype=torch.bool)
+        self.ema: Tensor | None = None
+        self.age: Tensor | None = None
+        self.frames = torch.zeros(self.batch, dtype=torch.long)
+
+    @property
+    def num_tokens(self) -> int | None:
+        """Number of patches the state was built for, or None before the first frame."""
+        return None if self.ema is None else self.ema.shape[1]
+
+    def reset(self, streams: Sequence[int] | None = None) -> None:
+        """Start the given streams (all when None) afresh: next frame is a first frame."""
+        idx = self._indices(streams)
+        self.fresh[idx] = True
+        self.frames[idx] = 0
+
+    def set_threshold(self, value: float | Tensor, streams: Sequence[int] | None = None) -> None:
+        """Set the threshold of the given streams (all when None)."""
+        check_threshold(value)
+        self.threshold[self._indices(streams)] = torch.as_tensor(value, dtype=torch.float32)
+
+    def set_ema_decay(self, value: float | Tensor, streams: Sequence[int] | None = None) -> None:
+        """Set the EMA decay of the given streams (all when None)."""
+        check_ema_decay(value)
+        self.ema_decay[self._indices(streams)] = torch.as_tensor(value, dtype=torch.float32)
+
+    def nbytes(self) -> int:
+        """Bytes held by the tensors of this state."""
+        tensors = [self.threshold, self.ema_decay, self.fresh, self.frames, self.ema, self.age]
+        return sum(t.numel() * t.element_size() for t in tensors if t is not None)
+
+    def _indices(self, streams: Sequence[int] | None) -> Tensor:
+        if streams is None:
+            return torch.arange(self.batch)
+        idx = torch.as_tensor(list(streams), dtype=torch.long)
+        if idx.numel() and (idx.min() < 0 or idx.max() >= self.batch):
+            raise IndexError(f"stream index out of range for {self.batch} streams: {list(streams)}")
+        return idx
+
+    def _prepare(self, features: Tensor) -> None:
+        """Allocate on first use; reset every stream when the token count changes."""
+        b, n, d = features.shape
+        if b != self.batch:
+            raise ValueError(
+                f"frame batch has {b} streams but the state was created for {self.batch}; "
+                "create the state with new_state(batch=...) matching the batch"
+            )
+        if self.ema is not None and self.ema.shape[1:] != (n, d):
+            warnings.warn(
+                f"token count changed from {self.ema.shape[1]} to {n} (resolution change); "
+                "resetting every stream of this state",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            self.ema = None
+        if self.ema is None or self.ema.device != features.device:
+            self.ema = torch.zeros(b, n, d, dtype=torch.float32, device=features.device)
+            self.age = torch.zeros(b, n, dtype=torch.long, device=features.device)
+            self.fresh = torch.ones(b, dtype=torch.bool)
+            for name in ("threshold", "ema_decay", "frames"):
+                setattr(self, name, getattr(self, name).to(features.device))
+            self.fresh = self.fresh.to(features.device)
+
+
+class RetinalGate:
+    """Decides, per stream and frame, which patches are recomputed.
+
+    Args:
+        config: Gate settings; keyword arguments build one when omitted.
+        **kwargs: Fields of :class:`GateConfig` (used only when ``config`` is None).
+    """
+
+    def __init__(self, config: GateConfig | None = None, **kwargs: object) -> None:
+        self.config = config if config is not None else GateConfig(**kwargs)  # type: ignore[arg-type]
+
+    def new_state(self, batch: int) -> GateState:
+        """A fresh state for ``batch`` independent streams."""
+        return GateState(batch, self.config.threshold, self.config.ema_decay)
+
+    @torch.no_grad()
+    def step(self, features: Tensor, state: GateState) -> GateOutput:
+        """Score one frame of every stream, choose the active patches, update the EMA.
+
+        Args:
+            features: ``[B, N, D]`` layer-0 features of the patches (no class tokens).
+            state: The streams' state; updated in place.
+
+        Returns:
+            The keep mask, surprise and keep fraction of every stream.
+        """
+        if features.dim() != 3:
+            raise ValueError(f"gate features must be [B, N, D], got shape {tuple(features.shape)}")
+        state._prepare(features)
+        assert state.ema is not None and state.age is not None
+        h = features.float()
+        fresh = state.fresh.clone()
+        surprise = 1.0 - F.cosine_similarity(h, state.ema, dim=-1, eps=1e-8)
+        surprise = torch.where(fresh[:, None], torch.zeros_like(surprise), surprise)
+        if self.config.global_motion_norm:
+            surprise = surprise - surprise.mean(dim=1, keepdim=True)
+        keep = self._select(surprise, state)
+        if self.config.dense_first_frame:
+            keep = keep | fresh[:, None]
+        self._update(h, keep, fresh, state)
+        return GateOutput(keep, surprise, keep.float().mean(dim=1), fresh)
+
+    def _select(self, surprise: Tensor, state: GateState) -> Tensor:
+        n = surprise.shape[1]
+        if self.config.mode == "budget":
+            count = max(1, math.ceil(self.config.keep_fraction * n - 1e-9))
+            keep = _top_k_mask(surprise, min(n, max(count, self.config.floor_tokens)))
+        else:
+            keep = surprise > state.threshold[:, None]
+            floor = min(n, self.config.floor_tokens)
+            if floor > 0:
+                keep = keep | _top_k_mask(surprise, floor)
+        if self.config.max_cache_age is not None:
+            assert state.age is not None
+            keep = keep | (state.age + 1 >= self.config.max_cache_age)
+        return keep
+
+    @staticmethod
+    def _update(h: Tensor, keep: Tensor, fresh: Tensor, state: GateState) -> None:
+        assert state.ema is not None and state.age is not None
+        weight = torch.where(fresh, torch.ones_like(state.ema_decay), state.ema_decay)
+        state.ema.lerp_(h, weight[:, None, None].to(h.dtype))
+        state.age = torch.where(keep, torch.zeros_like(state.age), state.age + 1)
+        state.fresh.zero_()
+        state.frames += 1
+
+
+def _top_k_mask(scores: Tensor, k: int) -> Tensor:
+    """Bool mask of the ``k`` highest scores in each row."""
+    mask = torch.zeros_like(scores, dtype=torch.bool)
+    if k > 0:
+        mask.scatter_(1, scores.topk(k, dim=1).indices, True)
+    return mask

@@ -1,0 +1,71 @@
+"""A pre-norm transformer block seen through its parts, so tokens can take different paths.
+
+HF vision towers (SigLIP, CLIP, ViT) all compute
+``h = h + attn(ln1(h)); h = h + mlp(ln2(h))``. :class:`Block` re-expresses that forward
+over the HF layer's own modules (no weights copied) so that the attention can run per
+stream on a ragged batch and the MLP can run on a subset of tokens (Arch A). With the same
+inputs it performs exactly the HF layer's operations, which the exactness tests check.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from neuroflow.core.packing import Packing, segment_attention
+
+
+class Block(nn.Module):
+    """View of one HF encoder layer as ``attention`` and ``mlp`` residual branches.
+
+    Args:
+        ln1: LayerNorm before attention.
+        q_proj: Query projection.
+        k_proj: Key projection.
+        v_proj: Value projection.
+        out_proj: Attention output projection.
+        num_heads: Attention heads.
+        ln2: LayerNorm before the MLP.
+        mlp: The MLP module.
+    """
+
+    def __init__(
+        self,
+        ln1: nn.Module,
+        q_proj: nn.Linear,
+        k_proj: nn.Linear,
+        v_proj: nn.Linear,
+        out_proj: nn.Linear,
+        num_heads: int,
+        ln2: nn.Module,
+        mlp: nn.Module,
+    ) -> None:
+        super().__init__()
+        self.ln1, self.ln2, self.mlp = ln1, ln2, mlp
+        self.q_proj, self.k_proj, self.v_proj, self.out_proj = q_proj, k_proj, v_proj, out_proj
+        self.num_heads = num_heads
+        self.head_dim = q_proj.out_features // num_heads
+        self.scale = self.head_dim**-0.5
+
+    def attention_delta(self, x: Tensor, packing: Packing | None = None) -> Tensor:
+        """The attention branch ``attn(ln1(x))`` (without the residual).
+
+        Args:
+            x: ``[B, n, D]`` plain batch, or ``[1, T, D]`` ragged pack described by ``packing``.
+            packing: Packing of a ragged batch; None (or uniform) for a plain batch.
+        """
+        h = self.ln1(x)
+        shape = (*h.shape[:-1], self.num_heads, self.head_dim)
+        q = self.q_proj(h).view(shape).transpose(1, 2)
+        k = self.k_proj(h).view(shape).transpose(1, 2)
+        v = self.v_proj(h).view(shape).transpose(1, 2)
+        out = segment_attention(q, k, v, packing, self.scale)
+        return self.out_proj(out.transpose(1, 2).reshape(x.shape))
+
+    def mlp_delta(self, x: Tensor) -> Tensor:
+        """The MLP branch ``mlp(ln2(x))`` (without the residual); token-wise."""
+        return self.mlp(self.ln2(x))
+
+    def forward(self, x: Tensor, packing: Packing | None = None) -> Tensor:
+        """Full block on every token of ``x``."""
+        x = x + self.attention_delta(x, packing)
+        return x + self.mlp_delta(x)

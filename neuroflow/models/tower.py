@@ -1,0 +1,158 @@
+"""Common adapter over HF vision towers: embed, encode (block by block), pool.
+
+A :class:`VisionTower` wraps an HF vision model without copying weights and exposes the
+pieces the sparse architectures compose: the raw patch projection and the position
+embedding separately (the gate can look at either), the encoder as a list of
+:class:`~neuroflow.models.blocks.Block`, and the pooling head. ``tower(pixels)`` runs the
+dense forward and equals the HF model's ``pooler_output``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from neuroflow.core.packing import Packing
+from neuroflow.models.blocks import Block
+from neuroflow.models.posemb import resize_patch_table, square_grid, stretch_factor
+
+
+@dataclass
+class Embedded:
+    """Layer-0 view of one frame batch.
+
+    Attributes:
+        tokens: ``[B, P + N, D]`` encoder input (class tokens first, position added, any
+            pre-encoder norm applied).
+        patch_features: ``[B, N, D]`` patch projection without position embedding.
+        position: ``[N, D]`` patch position table for this grid.
+        grid: Patch grid (rows, cols).
+        stretch: PE stretch factor against the native grid.
+    """
+
+    tokens: Tensor
+    patch_features: Tensor
+    position: Tensor
+    grid: tuple[int, int]
+    stretch: float
+
+    def gate_features(self, signal: str) -> Tensor:
+        """The gate's input: ``"patch"`` (raw projection) or ``"embedding"`` (with position)."""
+        if signal == "patch":
+            return self.patch_features
+        return self.patch_features + self.position
+
+
+class VisionTower(nn.Module):
+    """Base adapter; subclasses name the HF modules of one model family.
+
+    Args:
+        model: The HF vision model (e.g. ``SiglipVisionModel``).
+    """
+
+    family = "base"
+    num_prefix_tokens = 0
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.hf = model
+        self.config = model.config
+        self.patch_size = int(self.config.patch_size)
+        self.hidden_size = int(self.config.hidden_size)
+        self.num_channels = int(getattr(self.config, "num_channels", 3))
+        self.blocks = nn.ModuleList(self._make_blocks())
+        self.native_side = square_grid(self._position_weight().shape[0] - self.num_prefix_tokens)
+        self._table_cache: dict[tuple, Tensor] = {}
+
+    # --- what a family adapter provides -------------------------------------------------
+    def _make_blocks(self) -> list[Block]:
+        raise NotImplementedError
+
+    def _patch_conv(self) -> nn.Conv2d:
+        raise NotImplementedError
+
+    def _position_weight(self) -> Tensor:
+        """The learned ``[P + N, D]`` position table (class rows first)."""
+        raise NotImplementedError
+
+    def _class_tokens(self) -> Tensor | None:
+        """``[P, D]`` class-token embeddings, or None."""
+        return None
+
+    def pre_encoder_norm(self, tokens: Tensor) -> Tensor:
+        """Norm applied between embeddings and the first block (CLIP's ``pre_layrnorm``)."""
+        return tokens
+
+    def pool(self, hidden: Tensor) -> Tensor:
+        """Pooled embedding ``[B, D]`` from final-layer tokens ``[B, n, D]`` (before the post-norm)."""
+        raise NotImplementedError
+
+    # --- shared machinery ---------------------------------------------------------------
+    @property
+    def native_image_size(self) -> int:
+        """Input side the position table was trained for."""
+        return self.native_side * self.patch_size
+
+    def grid_for(self, height: int, width: int) -> tuple[int, int]:
+        """Patch grid of an input; raises when the size is not a multiple of the patch."""
+        if height % self.patch_size or width % self.patch_size:
+            raise ValueError(
+                f"input size {height}x{width} is not a multiple of the patch size "
+                f"{self.patch_size}; resize frames to e.g. {self.native_image_size}x"
+                f"{self.native_image_size} first"
+            )
+        return height // self.patch_size, width // self.patch_size
+
+    def num_patches(self, height: int, width: int) -> int:
+        """Patch tokens for an input size."""
+        rows, cols = self.grid_for(height, width)
+        return rows * cols
+
+    def patch_position(self, grid: tuple[int, int]) -> Tensor:
+        """``[N, D]`` patch position table resized to ``grid`` (cached when not training)."""
+        weight = self._position_weight()[self.num_prefix_tokens :]
+        if grid == (self.native_side, self.native_side):
+            return weight
+        if torch.is_grad_enabled() and weight.requires_grad:
+            return resize_patch_table(weight, grid)
+        key = (grid, weight.device, weight.dtype, weight._version, weight.data_ptr())
+        table = self._table_cache.get(key)
+        if table is None:
+            self._table_cache = {key: resize_patch_table(weight.detach(), grid)}
+            table = self._table_cache[key]
+        return table
+
+    def embed(self, pixels: Tensor) -> Embedded:
+        """Patch projection, position embedding and class tokens of a ``[B, C, H, W]`` batch."""
+        grid = self.grid_for(pixels.shape[-2], pixels.shape[-1])
+        conv = self._patch_conv()
+        patches = conv(pixels.to(conv.weight.dtype)).flatten(2).transpose(1, 2)
+        position = self.patch_position(grid)
+        tokens = patches + position
+        cls = self._class_tokens()
+        if cls is not None:
+            cls_pos = self._position_weight()[: self.num_prefix_tokens]
+            prefix = (cls + cls_pos).expand(pixels.shape[0], -1, -1)
+            tokens = torch.cat([prefix, tokens], dim=1)
+        tokens = self.pre_encoder_norm(tokens)
+        return Embedded(tokens, patches, position, grid, stretch_factor(self.native_side, grid))
+
+    def encode(self, tokens: Tensor, start: int = 0, stop: int | None = None,
+               packing: Packing | None = None) -> Tensor:
+        """Run blocks ``start:stop`` on ``tokens`` (plain ``[B, n, D]`` or ragged ``[1, T, D]``)."""
+        for block in self.blocks[start:stop]:
+            tokens = block(tokens, packing)
+        return tokens
+
+    def pool_packed(self, hidden: Tensor, packing: Packing) -> Tensor:
+        """Pool each stream of a packed batch over its own tokens only (Arch B)."""
+        if packing.uniform:
+            return self.pool(hidden.view(packing.batch, -1, hidden.shape[-1]))
+        segments = hidden.reshape(-1, hidden.shape[-1]).split(packing.lengths, dim=0)
+        return torch.cat([self.pool(seg.unsqueeze(0)) for seg in segments], dim=0)
+
+    def forward(self, pixels: Tensor) -> Tensor:
+        """Dense pooled embedding ``[B, D]``; equals the HF model's ``pooler_output``."""
+        return self.pool(self.encode(self.embed(pixels).tokens))
