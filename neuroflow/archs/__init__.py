@@ -61,6 +61,15 @@ def make_arch(
 
 
 __all__ = [
-    "ARCHITECTURES", "ArchA", "ArchB", "ArchC", "ArchD", "ArchOutput", "Architecture", "Dense",
-    "StreamState", "check_frames", "make_arch",
+    "ARCHITECTURES",
+    "ArchA",
+    "ArchB",
+    "ArchC",
+    "ArchD",
+    "ArchOutput",
+    "Architecture",
+    "Dense",
+    "StreamState",
+    "check_frames",
+    "make_arch",
 ]

@@ -60,9 +60,16 @@ class StreamState:
     def buffer(self, name: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
         """The named state buffer, (re)allocated when its shape, dtype or device changed."""
         current = getattr(self, name)
-        if current is None or current.shape != shape or current.dtype != like.dtype \
-                or current.device != like.device:
+        if (
+            current is None
+            or current.shape != shape
+            or current.dtype != like.dtype
+            or current.device != like.device
+        ):
             current = torch.zeros(shape, dtype=like.dtype, device=like.device)
+            setattr(self, name, current)
+        elif current.is_inference() and not torch.is_inference_mode_enabled():
+            current = current.clone()  # made under inference_mode, now updated outside it
             setattr(self, name, current)
         return current
 
@@ -118,8 +125,9 @@ class Architecture(nn.Module):
 
     def output(self, embedding: Tensor, gated: GateOutput, emb: Embedded) -> ArchOutput:
         """Bundle the embedding with the gate's decision."""
-        return ArchOutput(embedding, gated.keep_mask, gated.surprise, gated.keep_fraction,
-                          emb.stretch)
+        return ArchOutput(
+            embedding, gated.keep_mask, gated.surprise, gated.keep_fraction, emb.stretch
+        )
 
     def forward(self, pixels: Tensor, state: StreamState) -> ArchOutput:
         """Process one frame of every stream.
@@ -145,7 +153,10 @@ class Dense(Architecture):
         embedding = self.tower.pool(self.tower.encode(emb.tokens))
         b, n = emb.patch_features.shape[:2]
         keep = torch.ones(b, n, dtype=torch.bool, device=embedding.device)
-        gated = GateOutput(keep, torch.zeros(b, n, device=embedding.device),
-                           torch.ones(b, device=embedding.device),
-                           torch.zeros(b, dtype=torch.bool, device=embedding.device))
+        gated = GateOutput(
+            keep,
+            torch.zeros(b, n, device=embedding.device),
+            torch.ones(b, device=embedding.device),
+            torch.zeros(b, dtype=torch.bool, device=embedding.device),
+        )
         return self.output(embedding, gated, emb)

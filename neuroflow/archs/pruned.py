@@ -60,8 +60,9 @@ class ArchC(ArchB):
         super().__init__(tower, gate)
         self.cache = cache if cache is not None else CorticalCache()
 
-    def cached_pool(self, hidden: Tensor, packing: Packing, fresh: Tensor, emb: Embedded,
-                    state: StreamState) -> Tensor:
+    def cached_pool(
+        self, hidden: Tensor, packing: Packing, fresh: Tensor, emb: Embedded, state: StreamState
+    ) -> Tensor:
         """Write the active outputs into the stream cache and pool over every slot."""
         buffer = state.buffer("cache", tuple(emb.tokens.shape), hidden)
         self.cache.write(buffer, hidden, packing, fresh)
@@ -87,14 +88,19 @@ class ArchD(ArchC):
 
     name = "D"
 
-    def __init__(self, tower: VisionTower, gate: RetinalGate, cache: CorticalCache | None = None,
-                 dense_layers: int | None = None):
+    def __init__(
+        self,
+        tower: VisionTower,
+        gate: RetinalGate,
+        cache: CorticalCache | None = None,
+        dense_layers: int | None = None,
+    ):
         super().__init__(tower, gate, cache)
         if dense_layers is None:
             dense_layers = len(tower.blocks) // 2
         if not 0 <= dense_layers <= len(tower.blocks):
             raise ValueError(
-                f"dense_layers must lie in [0, {len(tower.blocks)}] for this tower, got {dense_layers}"
+                f"dense_layers must lie in [0, {len(tower.blocks)}], got {dense_layers}"
             )
         self.dense_layers = int(dense_layers)
 

@@ -5,6 +5,14 @@ from neuroflow.core.gate import GateConfig, GateOutput, GateState, RetinalGate
 from neuroflow.core.packing import Packing, make_packing, pack, segment_attention, unpack_into
 
 __all__ = [
-    "CorticalCache", "GateConfig", "GateOutput", "GateState", "Packing", "RetinalGate",
-    "make_packing", "pack", "segment_attention", "unpack_into",
+    "CorticalCache",
+    "GateConfig",
+    "GateOutput",
+    "GateState",
+    "Packing",
+    "RetinalGate",
+    "make_packing",
+    "pack",
+    "segment_attention",
+    "unpack_into",
 ]

@@ -69,7 +69,9 @@ class GateConfig:
         if not 0.0 < float(self.keep_fraction) <= 1.0:
             raise ValueError(f"keep_fraction must lie in (0, 1], got {self.keep_fraction}")
         if int(self.floor_tokens) != self.floor_tokens or self.floor_tokens < 0:
-            raise ValueError(f"floor_tokens must be a non-negative integer, got {self.floor_tokens}")
+            raise ValueError(
+                f"floor_tokens must be a non-negative integer, got {self.floor_tokens}"
+            )
         if self.signal not in ("embedding", "patch"):
             raise ValueError(f"gate signal must be 'embedding' or 'patch', got {self.signal!r}")
         if self.max_cache_age is not None and int(self.max_cache_age) < 1:
@@ -140,18 +142,30 @@ class GateState:
     def reset(self, streams: Sequence[int] | None = None) -> None:
         """Start the given streams (all when None) afresh: next frame is a first frame."""
         idx = self._indices(streams)
+        self._make_writable()
         self.fresh[idx] = True
         self.frames[idx] = 0
 
     def set_threshold(self, value: float | Tensor, streams: Sequence[int] | None = None) -> None:
         """Set the threshold of the given streams (all when None)."""
         check_threshold(value)
+        self._make_writable()
         self.threshold[self._indices(streams)] = torch.as_tensor(value, dtype=torch.float32)
 
     def set_ema_decay(self, value: float | Tensor, streams: Sequence[int] | None = None) -> None:
         """Set the EMA decay of the given streams (all when None)."""
         check_ema_decay(value)
+        self._make_writable()
         self.ema_decay[self._indices(streams)] = torch.as_tensor(value, dtype=torch.float32)
+
+    def _make_writable(self) -> None:
+        """Let state made under ``torch.inference_mode`` be updated outside it (and back)."""
+        if torch.is_inference_mode_enabled():
+            return
+        for name in ("threshold", "ema_decay", "fresh", "frames", "ema", "age"):
+            value = getattr(self, name)
+            if value is not None and value.is_inference():
+                setattr(self, name, value.clone())
 
     def nbytes(self) -> int:
         """Bytes held by the tensors of this state."""
@@ -169,6 +183,7 @@ class GateState:
     def _prepare(self, features: Tensor) -> None:
         """Allocate on first use; reset every stream when the token count changes."""
         b, n, d = features.shape
+        self._make_writable()
         if b != self.batch:
             raise ValueError(
                 f"frame batch has {b} streams but the state was created for {self.batch}; "
@@ -221,9 +236,9 @@ class RetinalGate:
             raise ValueError(f"gate features must be [B, N, D], got shape {tuple(features.shape)}")
         state._prepare(features)
         assert state.ema is not None and state.age is not None
-        h = features.float()
+        h = features.float().contiguous()  # one memory layout: identical patches give exactly 0
         fresh = state.fresh.clone()
-        surprise = 1.0 - F.cosine_similarity(h, state.ema, dim=-1, eps=1e-8)
+        surprise = cosine_surprise(h, state.ema)
         surprise = torch.where(fresh[:, None], torch.zeros_like(surprise), surprise)
         if self.config.global_motion_norm:
             surprise = surprise - surprise.mean(dim=1, keepdim=True)
@@ -256,6 +271,16 @@ class RetinalGate:
         state.age = torch.where(keep, torch.zeros_like(state.age), state.age + 1)
         state.fresh.zero_()
         state.frames += 1
+
+
+def cosine_surprise(h: Tensor, ema: Tensor) -> Tensor:
+    """``1 - cos(h, ema)`` over the last dim, computed as ``|h/|h| - ema/|ema||^2 / 2``.
+
+    The two are equal for unit vectors; this form is exactly 0 for an unchanged patch and
+    keeps precision for small surprises, where ``1 - cos`` cancels catastrophically.
+    """
+    diff = F.normalize(h, dim=-1, eps=1e-12) - F.normalize(ema, dim=-1, eps=1e-12)
+    return 0.5 * diff.square().sum(dim=-1)
 
 
 def _top_k_mask(scores: Tensor, k: int) -> Tensor:

@@ -80,7 +80,9 @@ def to_layout(packed: Tensor, packing: Packing) -> Tensor:
     return packed.unsqueeze(0)
 
 
-def segment_attention(q: Tensor, k: Tensor, v: Tensor, packing: Packing | None, scale: float) -> Tensor:
+def segment_attention(
+    q: Tensor, k: Tensor, v: Tensor, packing: Packing | None, scale: float
+) -> Tensor:
     """Scaled dot-product attention within each stream's segment.
 
     Args:

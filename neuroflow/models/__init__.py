@@ -8,6 +8,13 @@ from neuroflow.models.tower import Embedded, VisionTower
 from neuroflow.models.vit import VitTower
 
 __all__ = [
-    "Block", "ClipTower", "Embedded", "ModelNotAvailableError", "SiglipTower", "VisionTower",
-    "VitTower", "load_vision_model", "wrap_tower",
+    "Block",
+    "ClipTower",
+    "Embedded",
+    "ModelNotAvailableError",
+    "SiglipTower",
+    "VisionTower",
+    "VitTower",
+    "load_vision_model",
+    "wrap_tower",
 ]

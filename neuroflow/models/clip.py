@@ -20,9 +20,16 @@ class ClipTower(VisionTower):
 
     def _make_blocks(self) -> list[Block]:
         return [
-            Block(layer.layer_norm1, layer.self_attn.q_proj, layer.self_attn.k_proj,
-                  layer.self_attn.v_proj, layer.self_attn.out_proj,
-                  layer.self_attn.num_heads, layer.layer_norm2, layer.mlp)
+            Block(
+                layer.layer_norm1,
+                layer.self_attn.q_proj,
+                layer.self_attn.k_proj,
+                layer.self_attn.v_proj,
+                layer.self_attn.out_proj,
+                layer.self_attn.num_heads,
+                layer.layer_norm2,
+                layer.mlp,
+            )
             for layer in self.hf.encoder.layers
         ]
 

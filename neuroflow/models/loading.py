@@ -31,8 +31,14 @@ from neuroflow.models.siglip import SiglipTower
 from neuroflow.models.tower import VisionTower
 from neuroflow.models.vit import VitTower
 
-TINY_KW = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-               image_size=32, patch_size=4)
+TINY_KW = dict(
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    image_size=32,
+    patch_size=4,
+)
 
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"

@@ -20,14 +20,23 @@ class SiglipTower(VisionTower):
 
     def __init__(self, model: nn.Module) -> None:
         if not getattr(model.config, "vision_use_head", True):
-            raise ValueError("SigLIP towers without the MAP head (vision_use_head=False) are unsupported")
+            raise ValueError(
+                "SigLIP towers without the MAP head (vision_use_head=False) are unsupported"
+            )
         super().__init__(model)
 
     def _make_blocks(self) -> list[Block]:
         return [
-            Block(layer.layer_norm1, layer.self_attn.q_proj, layer.self_attn.k_proj,
-                  layer.self_attn.v_proj, layer.self_attn.out_proj,
-                  layer.self_attn.num_heads, layer.layer_norm2, layer.mlp)
+            Block(
+                layer.layer_norm1,
+                layer.self_attn.q_proj,
+                layer.self_attn.k_proj,
+                layer.self_attn.v_proj,
+                layer.self_attn.out_proj,
+                layer.self_attn.num_heads,
+                layer.layer_norm2,
+                layer.mlp,
+            )
             for layer in self.hf.encoder.layers
         ]
 

@@ -86,7 +86,7 @@ class VisionTower(nn.Module):
         return tokens
 
     def pool(self, hidden: Tensor) -> Tensor:
-        """Pooled embedding ``[B, D]`` from final-layer tokens ``[B, n, D]`` (before the post-norm)."""
+        """Pooled ``[B, D]`` embedding of final-layer tokens ``[B, n, D]`` (before post-norm)."""
         raise NotImplementedError
 
     # --- shared machinery ---------------------------------------------------------------
@@ -139,8 +139,13 @@ class VisionTower(nn.Module):
         tokens = self.pre_encoder_norm(tokens)
         return Embedded(tokens, patches, position, grid, stretch_factor(self.native_side, grid))
 
-    def encode(self, tokens: Tensor, start: int = 0, stop: int | None = None,
-               packing: Packing | None = None) -> Tensor:
+    def encode(
+        self,
+        tokens: Tensor,
+        start: int = 0,
+        stop: int | None = None,
+        packing: Packing | None = None,
+    ) -> Tensor:
         """Run blocks ``start:stop`` on ``tokens`` (plain ``[B, n, D]`` or ragged ``[1, T, D]``)."""
         for block in self.blocks[start:stop]:
             tokens = block(tokens, packing)

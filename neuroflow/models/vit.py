@@ -20,9 +20,16 @@ class VitTower(VisionTower):
 
     def _make_blocks(self) -> list[Block]:
         return [
-            Block(layer.layernorm_before, layer.attention.q_proj, layer.attention.k_proj,
-                  layer.attention.v_proj, layer.attention.o_proj,
-                  layer.attention.num_attention_heads, layer.layernorm_after, layer.mlp)
+            Block(
+                layer.layernorm_before,
+                layer.attention.q_proj,
+                layer.attention.k_proj,
+                layer.attention.v_proj,
+                layer.attention.o_proj,
+                layer.attention.num_attention_heads,
+                layer.layernorm_after,
+                layer.mlp,
+            )
             for layer in self.hf.layers
         ]
 
