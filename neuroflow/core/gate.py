@@ -130,6 +130,7 @@ class GateState:
         self.threshold = torch.full((self.batch,), float(threshold))
         self.ema_decay = torch.full((self.batch,), float(ema_decay))
         self.fresh = torch.ones(self.batch, dtype=torch.bool)
+        self.force = torch.zeros(self.batch, dtype=torch.bool)
         self.ema: Tensor | None = None
         self.age: Tensor | None = None
         self.frames = torch.zeros(self.batch, dtype=torch.long)
@@ -146,30 +147,48 @@ class GateState:
         self.fresh[idx] = True
         self.frames[idx] = 0
 
+    def force_keyframe(self, streams: Sequence[int] | None = None) -> None:
+        """Recompute every patch of the given streams (all when None) on their next frame.
+
+        Unlike :meth:`reset` the EMA carries on; only the next frame runs dense.
+        """
+        self._make_writable()
+        self.force[self._indices(streams)] = True
+
     def set_threshold(self, value: float | Tensor, streams: Sequence[int] | None = None) -> None:
         """Set the threshold of the given streams (all when None)."""
         check_threshold(value)
         self._make_writable()
-        self.threshold[self._indices(streams)] = torch.as_tensor(value, dtype=torch.float32)
+        value = torch.as_tensor(value, dtype=torch.float32, device=self.threshold.device)
+        self.threshold[self._indices(streams)] = value
 
     def set_ema_decay(self, value: float | Tensor, streams: Sequence[int] | None = None) -> None:
         """Set the EMA decay of the given streams (all when None)."""
         check_ema_decay(value)
         self._make_writable()
-        self.ema_decay[self._indices(streams)] = torch.as_tensor(value, dtype=torch.float32)
+        value = torch.as_tensor(value, dtype=torch.float32, device=self.ema_decay.device)
+        self.ema_decay[self._indices(streams)] = value
 
     def _make_writable(self) -> None:
         """Let state made under ``torch.inference_mode`` be updated outside it (and back)."""
         if torch.is_inference_mode_enabled():
             return
-        for name in ("threshold", "ema_decay", "fresh", "frames", "ema", "age"):
+        for name in ("threshold", "ema_decay", "fresh", "force", "frames", "ema", "age"):
             value = getattr(self, name)
             if value is not None and value.is_inference():
                 setattr(self, name, value.clone())
 
     def nbytes(self) -> int:
         """Bytes held by the tensors of this state."""
-        tensors = [self.threshold, self.ema_decay, self.fresh, self.frames, self.ema, self.age]
+        tensors = [
+            self.threshold,
+            self.ema_decay,
+            self.fresh,
+            self.force,
+            self.frames,
+            self.ema,
+            self.age,
+        ]
         return sum(t.numel() * t.element_size() for t in tensors if t is not None)
 
     def _indices(self, streams: Sequence[int] | None) -> Tensor:
@@ -201,9 +220,8 @@ class GateState:
             self.ema = torch.zeros(b, n, d, dtype=torch.float32, device=features.device)
             self.age = torch.zeros(b, n, dtype=torch.long, device=features.device)
             self.fresh = torch.ones(b, dtype=torch.bool)
-            for name in ("threshold", "ema_decay", "frames"):
+            for name in ("threshold", "ema_decay", "frames", "fresh", "force"):
                 setattr(self, name, getattr(self, name).to(features.device))
-            self.fresh = self.fresh.to(features.device)
 
 
 class RetinalGate:
@@ -243,8 +261,8 @@ class RetinalGate:
         if self.config.global_motion_norm:
             surprise = surprise - surprise.mean(dim=1, keepdim=True)
         keep = self._select(surprise, state)
-        if self.config.dense_first_frame:
-            keep = keep | fresh[:, None]
+        forced = state.force | (fresh if self.config.dense_first_frame else torch.zeros_like(fresh))
+        keep = keep | forced[:, None]
         self._update(h, keep, fresh, state)
         return GateOutput(keep, surprise, keep.float().mean(dim=1), fresh)
 
@@ -270,6 +288,7 @@ class RetinalGate:
         state.ema.lerp_(h, weight[:, None, None].to(h.dtype))
         state.age = torch.where(keep, torch.zeros_like(state.age), state.age + 1)
         state.fresh.zero_()
+        state.force.zero_()
         state.frames += 1
 
 
