@@ -1,0 +1,80 @@
+"""Turn per-clip records into the run's summary: accuracies with intervals, paired test, rates."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from neuroflow.eval.clip_eval import ClipRecord
+from neuroflow.eval.metrics import accuracy_summary, mcnemar_paired, per_class_accuracy
+
+
+def _mean(values: Sequence[float]) -> float:
+    finite = [v for v in values if not math.isnan(v)]
+    return sum(finite) / len(finite) if finite else float("nan")
+
+
+def summarize(records: Sequence[ClipRecord], class_names: Sequence[str] | None = None) -> dict:
+    """Summary of a dense-vs-sparse evaluation.
+
+    Returns:
+        A JSON-ready dict: ``dense`` and ``sparse`` top-1/top-3 with Wilson intervals,
+        ``retention`` (sparse/dense top-1), ``mcnemar`` (paired test on top-1 hits),
+        ``fidelity``, ``keep_fraction``, ``skip_rate`` (with and without the first frame),
+        wall times and the measured ``speedup`` (dense/sparse seconds, same process), and
+        per-class accuracies.
+    """
+    if not records:
+        raise ValueError("no clips were evaluated; nothing to summarise")
+    out: dict = {"clips": len(records)}
+    for side in ("dense", "sparse"):
+        out[side] = {
+            "top1": accuracy_summary([getattr(r, f"{side}_top1") for r in records]),
+            "top3": accuracy_summary([getattr(r, f"{side}_top3") for r in records]),
+            "seconds": sum(getattr(r, f"{side}_seconds") for r in records),
+        }
+    dense_acc = out["dense"]["top1"]["acc"]
+    out["retention"] = out["sparse"]["top1"]["acc"] / dense_acc if dense_acc else float("nan")
+    out["mcnemar"] = mcnemar_paired(
+        [r.dense_top1 for r in records], [r.sparse_top1 for r in records]
+    )
+    out["fidelity"] = _mean([r.fidelity for r in records])
+    out["keep_fraction"] = _mean([r.keep_fraction for r in records])
+    out["skip_rate"] = _mean([r.skip_rate for r in records])
+    out["skip_rate_after_first"] = _mean([r.skip_rate_after_first for r in records])
+    sparse_s = out["sparse"]["seconds"]
+    out["speedup"] = out["dense"]["seconds"] / sparse_s if sparse_s > 0 else float("nan")
+    labels = [r.label for r in records]
+    names = list(class_names) if class_names is not None else None
+    out["per_class"] = {
+        (names[c] if names else str(c)): {
+            "n": d["n"],
+            "dense": d["acc"],
+            "sparse": per_class_accuracy(labels, [r.sparse_top1 for r in records])[c]["acc"],
+        }
+        for c, d in per_class_accuracy(labels, [r.dense_top1 for r in records]).items()
+    }
+    return out
+
+
+def summary_rows(summary: dict) -> list[dict]:
+    """The headline table: one row for dense, one for sparse."""
+    rows = []
+    for side in ("dense", "sparse"):
+        top1, top3 = summary[side]["top1"], summary[side]["top3"]
+        rows.append(
+            {
+                "method": side,
+                "top1": top1["acc"],
+                "top1_ci_low": top1["ci_low"],
+                "top1_ci_high": top1["ci_high"],
+                "top3": top3["acc"],
+                "fidelity": 1.0 if side == "dense" else summary["fidelity"],
+                "skip_rate": 0.0 if side == "dense" else summary["skip_rate"],
+                "skip_rate_after_first": 0.0
+                if side == "dense"
+                else summary["skip_rate_after_first"],
+                "seconds": summary[side]["seconds"],
+            }
+        )
+    return rows

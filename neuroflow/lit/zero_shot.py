@@ -1,0 +1,74 @@
+"""LightningModule that runs dense and sparse side by side on each batch of clips."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import lightning.pytorch as pl
+from torch import Tensor
+
+from neuroflow.archs import Architecture
+from neuroflow.core.schedules import Schedule
+from neuroflow.eval.clip_eval import Aggregation, Classifier, ClipRecord, evaluate_clips
+from neuroflow.eval.summary import summarize
+
+
+class ZeroShotEvalModule(pl.LightningModule):
+    """Zero-shot evaluation of a sparse architecture against dense on the same clips.
+
+    Each test batch (``frames [B, T, 3, H, W]``, ``label [B]``, ``clip_id``) runs as ``B``
+    fresh streams, so every clip starts from a reset state.
+
+    Args:
+        dense: Reference architecture.
+        sparse: Architecture under test.
+        classify: Pooled embeddings ``[n, D]`` to class logits ``[n, C]``.
+        schedule: Sparsity schedule for the sparse gate.
+        aggregation: Clip aggregation (``mean``, ``last`` or ``logit_mean``).
+        class_names: Names for per-class results.
+    """
+
+    def __init__(
+        self,
+        dense: Architecture,
+        sparse: Architecture,
+        classify: Classifier,
+        schedule: Schedule | None = None,
+        aggregation: Aggregation = "mean",
+        class_names: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.dense, self.sparse, self.classify = dense, sparse, classify
+        self.schedule, self.aggregation = schedule, aggregation
+        self.class_names = list(class_names) if class_names is not None else None
+        self.records: list[ClipRecord] = []
+        self.summary: dict | None = None
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        frames: Tensor = batch["frames"]
+        records = evaluate_clips(
+            frames,
+            batch["label"],
+            list(batch["clip_id"]),
+            self.dense,
+            self.sparse,
+            self.classify,
+            self.schedule,
+            self.aggregation,
+        )
+        self.records.extend(records)
+        self.log(
+            "test/sparse_top1",
+            sum(r.sparse_top1 for r in records) / len(records),
+            batch_size=len(records),
+            prog_bar=True,
+        )
+
+    def on_test_epoch_end(self) -> None:
+        if not self.records:
+            return
+        self.summary = summarize(self.records, self.class_names)
+        for key in ("dense", "sparse"):
+            self.log(f"test/{key}_top1_epoch", self.summary[key]["top1"]["acc"])
+        self.log("test/fidelity", self.summary["fidelity"])
+        self.log("test/skip_rate", self.summary["skip_rate"])

@@ -1,0 +1,72 @@
+import json
+
+import pytest
+import torch
+
+from neuroflow import load_vision_model, make_arch
+from neuroflow.eval.clip_eval import aggregate, evaluate_clips
+from neuroflow.eval.summary import summarize, summary_rows
+from neuroflow.results import RunResults
+from tests.helpers import moving_square_clip
+
+
+@pytest.fixture(scope="module")
+def setup():
+    tower = load_vision_model("tiny-siglip")
+    classes = torch.nn.functional.normalize(torch.randn(5, tower.hidden_size), dim=-1)
+    classify = lambda emb: torch.nn.functional.normalize(emb.float(), dim=-1) @ classes.T  # noqa: E731
+    clips = moving_square_clip(frames=4, batch=3).transpose(0, 1)  # [B, T, 3, H, W]
+    return tower, classify, clips
+
+
+def test_keep_all_sparse_matches_dense(setup):
+    tower, classify, clips = setup
+    records = evaluate_clips(
+        clips,
+        torch.tensor([0, 1, 2]),
+        ["a", "b", "c"],
+        make_arch("dense", tower),
+        make_arch("C", tower, mode="budget", keep_fraction=1.0),
+        classify,
+    )
+    for r in records:
+        assert r.dense_pred == r.sparse_pred and r.fidelity == pytest.approx(1.0, abs=1e-5)
+        assert r.skip_rate == pytest.approx(0.0)
+
+
+def test_sparse_records_and_summary_files(setup, tmp_path):
+    tower, classify, clips = setup
+    records = evaluate_clips(
+        clips,
+        torch.tensor([0, 1, 2]),
+        ["a", "b", "c"],
+        make_arch("dense", tower),
+        make_arch("C", tower, threshold=0.01),
+        classify,
+    )
+    assert all(0 < r.skip_rate < 1 for r in records)
+    assert all(r.frame_keep[0] == 1.0 for r in records)  # dense first frame
+    assert all(r.skip_rate_after_first > r.skip_rate for r in records)
+    summary = summarize(records)
+    assert summary["clips"] == 3 and 0 < summary["fidelity"] <= 1
+    sink = RunResults(tmp_path)
+    sink.add_table("clips", [r.row() for r in records])
+    sink.add_table("summary", summary_rows(summary))
+    sink.write(summary)
+    assert sink.is_done()
+    loaded = json.loads((tmp_path / "results.json").read_text())
+    assert loaded["clips"] == 3 and (tmp_path / "clips.csv").read_text().count("\n") == 4
+
+
+def test_aggregation_modes(setup):
+    tower, classify, _ = setup
+    emb = torch.randn(4, 2, tower.hidden_size)
+    assert aggregate(emb, classify, "mean").shape == (2, 5)
+    assert torch.allclose(aggregate(emb, classify, "last"), classify(emb[-1]))
+    with pytest.raises(ValueError, match="aggregation"):
+        aggregate(emb, classify, "vote")
+
+
+def test_summarize_rejects_empty():
+    with pytest.raises(ValueError, match="no clips"):
+        summarize([])
