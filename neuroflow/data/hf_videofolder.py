@@ -1,0 +1,47 @@
+"""Optional route through HF ``datasets``: ``load_dataset("videofolder", data_dir=...)``.
+
+Only the index comes from ``datasets`` (paths and ``ClassLabel`` names from sub-folders);
+frames are still decoded by PyAV, so torchcodec is not needed (the video column is cast to
+``Video(decode=False)``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from neuroflow.data.clips import ClipRef, ClipSource
+from neuroflow.data.errors import DatasetNotFoundError
+
+
+def hf_videofolder_source(
+    data_dir: str | Path, split: str = "train", cache_dir: str | Path | None = None
+) -> ClipSource:
+    """Index a video folder with HF ``datasets``' ``videofolder`` builder.
+
+    Args:
+        data_dir: Folder laid out as ``<Class>/<clip>`` (or with ``train/``/``test/`` parts).
+        split: Which split ``datasets`` should return.
+        cache_dir: Where ``datasets`` writes its Arrow cache.
+
+    Raises:
+        ImportError: ``datasets`` (with its ``Video`` feature) is not installed.
+        DatasetNotFoundError: ``data_dir`` is missing.
+    """
+    try:
+        from datasets import Video, load_dataset
+    except ImportError as err:  # optional dependency
+        raise ImportError("the videofolder route needs `pip install datasets`") from err
+    data_dir = Path(data_dir).expanduser()
+    if not data_dir.is_dir():
+        raise DatasetNotFoundError(f"video folder not found: {data_dir}")
+    kwargs = {"cache_dir": str(cache_dir)} if cache_dir else {}
+    ds = load_dataset("videofolder", data_dir=str(data_dir), split=split, **kwargs)
+    ds = ds.cast_column("video", Video(decode=False))
+    names = list(ds.features["label"].names) if "label" in ds.features else []
+    clips = []
+    for row in ds:
+        path = Path(row["video"]["path"])
+        rel = path.relative_to(data_dir).as_posix() if path.is_relative_to(data_dir) else path.name
+        clips.append(ClipRef(rel, path, int(row.get("label", -1))))
+    meta = {"source": "hf_videofolder", "root": str(data_dir), "split": split}
+    return ClipSource(clips, names, meta=meta)
