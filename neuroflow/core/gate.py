@@ -78,16 +78,23 @@ class GateConfig:
             raise ValueError(f"max_cache_age must be >= 1 or None, got {self.max_cache_age}")
 
 
+def _as_numbers(value: object, name: str) -> Tensor:
+    try:
+        return torch.as_tensor(value, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+
+
 def check_threshold(value: float | Tensor) -> None:
     """Raise ``ValueError`` unless every threshold lies in [0, 2] (the range of 1 - cos)."""
-    t = torch.as_tensor(value, dtype=torch.float64)
+    t = _as_numbers(value, "threshold")
     if not torch.isfinite(t).all() or (t < 0).any() or (t > 2).any():
         raise ValueError(f"threshold must lie in [0, 2] (cosine surprise range), got {value}")
 
 
 def check_ema_decay(value: float | Tensor) -> None:
     """Raise ``ValueError`` unless every EMA decay lies in (0, 1]."""
-    t = torch.as_tensor(value, dtype=torch.float64)
+    t = _as_numbers(value, "ema_decay")
     if not torch.isfinite(t).all() or (t <= 0).any() or (t > 1).any():
         raise ValueError(f"ema_decay must lie in (0, 1], got {value}")
 

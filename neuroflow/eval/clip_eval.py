@@ -11,18 +11,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from neuroflow.archs import Architecture
 from neuroflow.core.schedules import Schedule
 from neuroflow.eval.metrics import cosine_fidelity, topk_hits
+from neuroflow.eval.zeroshot import Aggregation, ZeroShotClassifier, clip_logits
 
-Aggregation = Literal["mean", "last", "logit_mean"]
-Classifier = Callable[[Tensor], Tensor]
+Projection = Callable[[Tensor], Tensor]
 
 
 @dataclass
@@ -54,22 +52,6 @@ class ClipRecord:
         return out
 
 
-def aggregate(frame_embeddings: Tensor, classify: Classifier, how: Aggregation) -> Tensor:
-    """Clip logits ``[B, C]`` from per-frame embeddings ``[T, B, D]``.
-
-    ``mean`` averages L2-normalised frame embeddings, ``last`` uses the last frame,
-    ``logit_mean`` averages per-frame logits.
-    """
-    if how == "mean":
-        return classify(F.normalize(frame_embeddings.float(), dim=-1).mean(dim=0))
-    if how == "last":
-        return classify(frame_embeddings[-1])
-    if how == "logit_mean":
-        t, b, d = frame_embeddings.shape
-        return classify(frame_embeddings.reshape(t * b, d)).view(t, b, -1).mean(dim=0)
-    raise ValueError(f"unknown clip aggregation {how!r}; use mean, last or logit_mean")
-
-
 def _run(
     arch: Architecture, clips: Tensor, schedule: Schedule | None
 ) -> tuple[Tensor, Tensor, float]:
@@ -99,7 +81,8 @@ def evaluate_clips(
     clip_ids: list[str],
     dense: Architecture,
     sparse: Architecture,
-    classify: Classifier,
+    classifier: ZeroShotClassifier,
+    project: Projection | None = None,
     schedule: Schedule | None = None,
     aggregation: Aggregation = "mean",
 ) -> list[ClipRecord]:
@@ -111,7 +94,9 @@ def evaluate_clips(
         clip_ids: Names of the clips.
         dense: The reference architecture.
         sparse: The architecture under test.
-        classify: Maps pooled embeddings ``[n, D]`` to class logits ``[n, C]``.
+        classifier: Zero-shot classifier (class embeddings from prompts).
+        project: Maps tower outputs to the joint image-text space (CLIP's visual
+            projection); None when they already are image embeddings (SigLIP).
         schedule: Sparsity schedule driving the sparse gate.
         aggregation: How frame embeddings become a clip prediction.
 
@@ -121,8 +106,9 @@ def evaluate_clips(
     dense_emb, _, dense_s = _run(dense, clips, None)
     sparse_emb, keep, sparse_s = _run(sparse, clips, schedule)
     labels = labels.to(dense_emb.device)
-    d_logits = aggregate(dense_emb, classify, aggregation)
-    s_logits = aggregate(sparse_emb, classify, aggregation)
+    project = project or (lambda x: x)
+    d_logits = clip_logits(classifier, project(dense_emb).transpose(0, 1), aggregation)
+    s_logits = clip_logits(classifier, project(sparse_emb).transpose(0, 1), aggregation)
     fidelity = cosine_fidelity(sparse_emb, dense_emb)  # [T, B]
     hits = {
         name: topk_hits(logits, labels, k)

@@ -9,8 +9,9 @@ from torch import Tensor
 
 from neuroflow.archs import Architecture
 from neuroflow.core.schedules import Schedule
-from neuroflow.eval.clip_eval import Aggregation, Classifier, ClipRecord, evaluate_clips
+from neuroflow.eval.clip_eval import ClipRecord, Projection, evaluate_clips
 from neuroflow.eval.summary import summarize
+from neuroflow.eval.zeroshot import Aggregation, ZeroShotClassifier
 
 
 class ZeroShotEvalModule(pl.LightningModule):
@@ -22,7 +23,8 @@ class ZeroShotEvalModule(pl.LightningModule):
     Args:
         dense: Reference architecture.
         sparse: Architecture under test.
-        classify: Pooled embeddings ``[n, D]`` to class logits ``[n, C]``.
+        classifier: Zero-shot classifier.
+        project: Tower output to joint space (CLIP); None for SigLIP.
         schedule: Sparsity schedule for the sparse gate.
         aggregation: Clip aggregation (``mean``, ``last`` or ``logit_mean``).
         class_names: Names for per-class results.
@@ -32,27 +34,34 @@ class ZeroShotEvalModule(pl.LightningModule):
         self,
         dense: Architecture,
         sparse: Architecture,
-        classify: Classifier,
+        classifier: ZeroShotClassifier,
+        project: Projection | None = None,
         schedule: Schedule | None = None,
         aggregation: Aggregation = "mean",
         class_names: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
-        self.dense, self.sparse, self.classify = dense, sparse, classify
+        self.dense, self.sparse = dense, sparse
+        self.classifier, self.project = classifier, project
         self.schedule, self.aggregation = schedule, aggregation
         self.class_names = list(class_names) if class_names is not None else None
         self.records: list[ClipRecord] = []
+        self.skipped: list[dict] = []
         self.summary: dict | None = None
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
+        self.skipped.extend(batch.get("skipped", []))
         frames: Tensor = batch["frames"]
+        if frames.numel() == 0:
+            return  # every clip of the batch failed to load; they are in self.skipped
         records = evaluate_clips(
             frames,
             batch["label"],
             list(batch["clip_id"]),
             self.dense,
             self.sparse,
-            self.classify,
+            self.classifier,
+            self.project,
             self.schedule,
             self.aggregation,
         )

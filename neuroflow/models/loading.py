@@ -168,13 +168,34 @@ def _from_pretrained(source: str, pick_class) -> nn.Module:  # noqa: ANN001
         raise ModelNotAvailableError(_offline_message(source, err)) from err
 
 
+def _tiny_vision_language() -> tuple[nn.Module, object]:
+    """A random tiny SigLIP (vision + text) with the glyph word tokenizer: smoke runs only."""
+    from neuroflow.glyphs.model import ModelSize, build_model, build_processor
+    from neuroflow.glyphs.text import build_tokenizer
+
+    size = ModelSize(
+        image_size=32,
+        patch_size=4,
+        hidden=32,
+        mlp=64,
+        layers=2,
+        heads=4,
+        text_layers=1,
+        max_length=16,
+    )
+    tokenizer = build_tokenizer(size.max_length)
+    model = build_model(size, len(tokenizer), tokenizer.pad_token_id, seed=0)
+    return model, build_processor(tokenizer, size.image_size)
+
+
 def load_vision_language_model(
     source: str | Path, *, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu"
 ) -> tuple[nn.Module, object]:
     """Load a full image-text model (SigLIP or CLIP) and its processor for zero-shot use.
 
     Args:
-        source: Built-in name (``"mini_siglip"``), local directory or hub id.
+        source: Built-in name (``"mini_siglip"``; ``"tiny-siglip"`` is a random tiny model
+            for smoke runs), local directory or hub id.
         dtype: Parameter dtype.
         device: Device to load onto.
 
@@ -185,6 +206,9 @@ def load_vision_language_model(
     from transformers import AutoModel, AutoProcessor
 
     source = resolve_source(source)
+    if source == "tiny-siglip":
+        model, processor = _tiny_vision_language()
+        return model.to(device=device, dtype=dtype).eval(), processor
     model = _from_pretrained(source, lambda _: AutoModel)
     try:
         processor = AutoProcessor.from_pretrained(source)

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from neuroflow import load_vision_model, make_arch
-from neuroflow.eval.clip_eval import aggregate, evaluate_clips
+from neuroflow.eval.clip_eval import evaluate_clips
+from neuroflow.eval.zeroshot import ZeroShotClassifier
 from neuroflow.eval.summary import summarize, summary_rows
 from neuroflow.results import RunResults
 from tests.helpers import moving_square_clip
@@ -13,8 +14,8 @@ from tests.helpers import moving_square_clip
 @pytest.fixture(scope="module")
 def setup():
     tower = load_vision_model("tiny-siglip")
-    classes = torch.nn.functional.normalize(torch.randn(5, tower.hidden_size), dim=-1)
-    classify = lambda emb: torch.nn.functional.normalize(emb.float(), dim=-1) @ classes.T  # noqa: E731
+    weights = torch.nn.functional.normalize(torch.randn(5, tower.hidden_size), dim=-1)
+    classify = ZeroShotClassifier(weights, tuple("abcde"))
     clips = moving_square_clip(frames=4, batch=3).transpose(0, 1)  # [B, T, 3, H, W]
     return tower, classify, clips
 
@@ -56,15 +57,6 @@ def test_sparse_records_and_summary_files(setup, tmp_path):
     assert sink.is_done()
     loaded = json.loads((tmp_path / "results.json").read_text())
     assert loaded["clips"] == 3 and (tmp_path / "clips.csv").read_text().count("\n") == 4
-
-
-def test_aggregation_modes(setup):
-    tower, classify, _ = setup
-    emb = torch.randn(4, 2, tower.hidden_size)
-    assert aggregate(emb, classify, "mean").shape == (2, 5)
-    assert torch.allclose(aggregate(emb, classify, "last"), classify(emb[-1]))
-    with pytest.raises(ValueError, match="aggregation"):
-        aggregate(emb, classify, "vote")
 
 
 def test_summarize_rejects_empty():
