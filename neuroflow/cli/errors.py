@@ -8,9 +8,12 @@ import os
 import sys
 from collections.abc import Iterator
 
+from hydra.errors import InstantiationException
+
 log = logging.getLogger("neuroflow")
 
-USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError)
+# Hydra wraps errors raised while building a config's objects (e.g. a missing dataset root).
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, InstantiationException)
 
 
 @contextlib.contextmanager

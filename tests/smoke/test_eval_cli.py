@@ -1,0 +1,107 @@
+"""neuroflow-eval end to end on the tiny model and a few synthetic glyph clips."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra.core.hydra_config import HydraConfig
+
+from neuroflow.lit.run_eval import run_eval
+from tests.confs import compose_eval
+
+FAST = [
+    "model=tiny",
+    "dataset.num_clips=4",
+    "dataset.num_frames=3",
+    "batch_size=2",
+    "callbacks=none",
+]
+
+
+def run_in_process(tmp_path: Path, overrides: list[str]) -> float:
+    cfg = compose_eval(FAST + overrides, tmp_path)
+    HydraConfig.instance().set_config(cfg)
+    return run_eval(cfg, tmp_path)
+
+
+def test_eval_writes_results_config_and_clip_table(tmp_path):
+    top1 = run_in_process(tmp_path, ["logger=none"])
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["clips"] == 4 and results["sparse"]["top1"]["acc"] == top1
+    assert 0 < results["keep_fraction"] <= 1 and results["skipped"] == []
+    assert (tmp_path / "resolved_config.yaml").read_text().count("${") == 0
+    assert len((tmp_path / "clips.csv").read_text().strip().splitlines()) == 5
+
+
+def test_finished_run_is_skipped_on_resume(tmp_path):
+    run_in_process(tmp_path, ["logger=none"])
+    before = (tmp_path / "results.json").stat().st_mtime_ns
+    run_in_process(tmp_path, ["logger=none", "gate.threshold=0.9"])
+    assert (tmp_path / "results.json").stat().st_mtime_ns == before
+
+
+def test_wandb_offline_run_holds_the_logged_tables(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    run_in_process(tmp_path, ["logger=wandb", "logger.mode=offline"])
+    run_dirs = list((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(run_dirs) == 1
+    tables = list(run_dirs[0].glob("files/media/table/table/*.table.json"))
+    names = sorted(p.name.split("_")[0] for p in tables)
+    assert names == ["clips", "summary"], names
+    clips = json.loads(next(p for p in tables if p.name.startswith("clips")).read_text())
+    assert len(clips["data"]) == 4 and "fidelity" in clips["columns"]
+
+
+def cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", WANDB_MODE="disabled")
+    script = Path(sys.executable).with_name("neuroflow-eval")
+    return subprocess.run(
+        [str(script), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_multirun_threshold_sweep_one_result_per_job_and_resume(tmp_path):
+    args = [
+        "-m",
+        *FAST,
+        "logger=none",
+        "gate.threshold=0.05,0.3",
+        f"hydra.sweep.dir={tmp_path}/sweep",
+    ]
+    first = cli(args, tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    results = sorted((tmp_path / "sweep").glob("*/results.json"))
+    assert len(results) == 2
+    keeps = [json.loads(p.read_text())["keep_fraction"] for p in results]
+    assert keeps[0] != keeps[1]
+    stamps = [p.stat().st_mtime_ns for p in results]
+    second = cli(args, tmp_path)
+    assert second.returncode == 0 and "skipping (resume)" in second.stdout + second.stderr
+    assert [p.stat().st_mtime_ns for p in results] == stamps
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("model=siglip_base_p16_224", "huggingface-cli download"),
+        ("gate.threshold=abc", "threshold must be a number"),
+        ("dataset=ucf101 paths.data_dir=/nonexistent", "UCF-101"),
+    ],
+)
+def test_bad_input_gives_one_clear_error(tmp_path, override, message):
+    result = cli(
+        [*FAST, "logger=none", *override.split(), f"hydra.run.dir={tmp_path}/run"], tmp_path
+    )
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_option_is_a_hydra_error_without_traceback(tmp_path):
+    result = cli(["experiment=no_such_table", f"hydra.run.dir={tmp_path}/run"], tmp_path)
+    assert result.returncode != 0
+    assert "no_such_table" in result.stderr and "Traceback" not in result.stderr
