@@ -103,8 +103,10 @@ class ClipDataModule(LightningDataModule):
         """Training batches (shuffled when ``shuffle_train``)."""
         return self._loader("train", shuffle=self.shuffle_train)
 
-    def val_dataloader(self) -> DataLoader:
-        """Validation batches in dataset order."""
+    def val_dataloader(self) -> DataLoader | list:
+        """Validation batches in dataset order; no loader (``[]``) when no val set is given."""
+        if self.specs["val"] is None and self.datasets["val"] is None:
+            return []  # Lightning then skips validation instead of failing
         return self._loader("val")
 
     def test_dataloader(self) -> DataLoader:
