@@ -103,8 +103,12 @@ def _to_tensor(frame: av.VideoFrame) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(frame.to_ndarray(format="rgb24")))
 
 
-def _decode(path: str | Path) -> Iterator[torch.Tensor]:
-    """Yield every decodable frame; a decoding failure stops with a message naming the frame."""
+def _decode(path: str | Path) -> Iterator[av.VideoFrame]:
+    """Yield every decodable frame; a decoding failure stops with a message naming the frame.
+
+    Frames stay in the decoder's pixel format; callers convert only the ones they keep (the
+    RGB conversion costs about as much as decoding).
+    """
     with _open_video(path) as (container, stream):
         index = 0
         frames = container.decode(stream)
@@ -117,7 +121,7 @@ def _decode(path: str | Path) -> Iterator[torch.Tensor]:
                 raise FrameIndexError(
                     f"{path}: decoding failed after {index} frames ({err})", available=index
                 ) from err
-            yield _to_tensor(frame)
+            yield frame
             index += 1
 
 
@@ -143,7 +147,7 @@ def iter_frames(
         if max_frames is not None and yielded >= max_frames:
             return
         if index >= start and (index - start) % stride == 0:
-            yield frame
+            yield _to_tensor(frame)
             yielded += 1
 
 
@@ -202,7 +206,7 @@ def read_frames(
     for index, frame in enumerate(_decode(path)):
         decoded = index + 1
         if index in keep:
-            kept[index] = frame
+            kept[index] = _to_tensor(frame)
         if index == last:
             return _stack(path, [kept[i] for i in wanted])
     raise FrameIndexError(
