@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import av
 import torch
 from torch.utils.data import Dataset
 
@@ -26,6 +27,10 @@ from neuroflow.data.errors import VideoError
 from neuroflow.data.transforms import FrameTransform
 
 Transform = Callable[[torch.Tensor], torch.Tensor]
+# What one bad clip can raise: our VideoError (a ValueError), OS errors (missing or unreadable
+# file), FFmpeg errors PyAV did not map to either, and ValueErrors from a transform refusing
+# the frames. Anything else is a bug and propagates.
+CLIP_ERRORS = (ValueError, OSError, av.error.FFmpegError)
 
 
 def keep_uint8(frames: torch.Tensor) -> torch.Tensor:
@@ -93,7 +98,7 @@ class ClipDataset(Dataset):
                 length = clip_length(clip)
                 if length < 1:
                     raise VideoError(f"{clip.path}: the clip has no frames")
-            except (VideoError, OSError) as err:
+            except CLIP_ERRORS as err:
                 self._skip(clip, f"{type(err).__name__}: {err}")
                 continue
             self._lengths[clip.clip_id] = length
@@ -117,7 +122,7 @@ class ClipDataset(Dataset):
         clip = self.clips[index]
         try:
             return self.load(index)
-        except (VideoError, OSError) as err:
+        except CLIP_ERRORS as err:
             reason = f"{type(err).__name__}: {err}"
             self._skip(clip, reason)
             return {

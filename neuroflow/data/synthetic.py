@@ -12,7 +12,7 @@ therefore equals the pixel change of the returned frames exactly. Frame 0 is nev
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -108,7 +108,6 @@ class Scene:
     boxes: torch.Tensor
     config: SceneConfig
     seed: int
-    info: dict = field(default_factory=dict)
 
 
 @lru_cache(maxsize=16)
@@ -118,7 +117,7 @@ def _skimage_texture(name: str) -> np.ndarray | None:
         from skimage import data
 
         image = np.asarray(getattr(data, name)(), dtype=np.float32)
-    except Exception:  # noqa: BLE001 - missing package or a loader that needs the network
+    except Exception:  # broad on purpose: missing package, or a loader that needs the network
         return None
     image = image / 255.0 if image.max() > 1.0 else image
     if image.ndim == 2:
@@ -267,8 +266,3 @@ def moving_square(
         speed=speed,
     )
     return make_scene(cfg, seed=seed)
-
-
-def with_changes(config: SceneConfig, **changes: object) -> SceneConfig:
-    """Copy of ``config`` with some fields replaced (validated again)."""
-    return replace(config, **changes)

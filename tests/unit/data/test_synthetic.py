@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -72,9 +74,7 @@ def test_same_seed_same_scene_other_seed_differs():
 def test_noise_and_lighting_leave_the_mask_alone():
     base = SceneConfig(num_frames=6, height=32, width=48, patch_size=P, background="grass")
     clean = make_scene(base, seed=3)
-    noisy = make_scene(
-        SceneConfig(**{**base.__dict__, "noise_std": 4.0, "lighting_change": 0.3}), seed=3
-    )
+    noisy = make_scene(replace(base, noise_std=4.0, lighting_change=0.3), seed=3)
     assert torch.equal(clean.motion_mask, noisy.motion_mask)
     assert not torch.equal(clean.frames, noisy.frames)
     # the lighting ramp brightens later frames on average
@@ -94,7 +94,7 @@ def test_pan_moves_the_textured_background():
     scene = make_scene(cfg, seed=0)
     assert scene.motion_mask[1:].float().mean() > 0.9
     assert torch.equal(scene.frames[1, :, :-2], scene.frames[0, :, 2:])  # shifted by 2 px
-    still = make_scene(SceneConfig(**{**cfg.__dict__, "pan": (0.0, 0.0)}), seed=0)
+    still = make_scene(replace(cfg, pan=(0.0, 0.0)), seed=0)
     assert not still.motion_mask.any()
 
 

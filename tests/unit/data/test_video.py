@@ -152,3 +152,16 @@ def test_count_frames_without_header_count(tmp_path):
     path = write_video(tmp_path / "c.webm", ramp_frames(5, 16, 16), "libvpx-vp9")
     assert count_frames(path) == 5
     assert video_info(path).frames == 5  # WebM has no header count; demuxing fills it in
+
+
+def test_resolution_change_mid_stream(tmp_path):
+    # MPEG-TS files concatenate byte-wise, so the decoder meets a new size mid-stream
+    small = write_video(tmp_path / "a.ts", ramp_frames(4, 16, 32), "mpeg2video")
+    large = write_video(tmp_path / "b.ts", ramp_frames(4, 24, 48), "mpeg2video")
+    joined = tmp_path / "ab.ts"
+    joined.write_bytes(small.read_bytes() + large.read_bytes())
+    shapes = {tuple(f.shape) for f in iter_frames(joined)}  # streaming passes sizes through
+    assert shapes == {(16, 32, 3), (24, 48, 3)}
+    with pytest.raises(VideoDecodeError, match="frame size changes mid-stream"):
+        read_frames(joined)
+    assert read_frames(joined, [0, 1]).shape == (2, 16, 32, 3)
