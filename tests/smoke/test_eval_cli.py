@@ -14,7 +14,7 @@ from tests.confs import compose_eval
 
 FAST = [
     "model=tiny",
-    "dataset.num_clips=4",
+    "dataset.size=4",
     "dataset.num_frames=3",
     "batch_size=2",
     "callbacks=none",
