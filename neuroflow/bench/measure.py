@@ -1,0 +1,122 @@
+"""Turn raw timings into result rows: speedup, FLOPs, ceiling, state size, gate overhead."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from neuroflow.bench.ceiling import ceiling
+from neuroflow.bench.flops import FlopBreakdown, flop_counter
+from neuroflow.bench.frames import stream_batches
+from neuroflow.bench.memory import StateSize, state_size
+from neuroflow.bench.methods import BenchMethod
+from neuroflow.bench.overhead import time_gate
+from neuroflow.bench.runner import MethodRun
+from neuroflow.bench.timing import Clock
+from neuroflow.core.gate import GateConfig
+
+
+@dataclass(frozen=True)
+class MethodFlops:
+    """Counted FLOPs of a method and the size of its state afterwards.
+
+    Attributes:
+        per_frame: Mean FLOPs per frame (all streams) over the counted steady-state frames.
+        state: Size of the method's state after those frames.
+        frames: FLOPs of each counted frame.
+        keep: Keep fraction of each counted frame and stream, ``[frames][streams]``.
+    """
+
+    per_frame: float
+    state: StateSize
+    frames: list[int]
+    keep: list[list[float]]
+
+
+def count_method_flops(method: BenchMethod, batches: Sequence[Tensor], frames: int) -> MethodFlops:
+    """Count FLOPs of frames ``1..frames`` (after an uncounted keyframe) with FlopCounterMode."""
+    frames = max(1, min(frames, len(batches) - 1))
+    state = method.new_state(batches[0].shape[0])
+    counts, keep = [], []
+    with torch.inference_mode():
+        method(batches[0], state)
+        for frame in batches[1 : frames + 1]:
+            with flop_counter() as counter:
+                kept = method(frame, state)
+            counts.append(counter.get_total_flops())
+            keep.append(kept.float().tolist())
+    return MethodFlops(float(np.mean(counts)), state_size(state, batches[0].shape[0]), counts, keep)
+
+
+def make_rows(
+    runs: Mapping[str, MethodRun],
+    methods: Mapping[str, BenchMethod],
+    flops: Mapping[str, MethodFlops],
+    breakdown: FlopBreakdown,
+    context: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    """One row per method; speedups are against the ``dense`` run of the same call."""
+    dense, dense_flops = runs["dense"].stats, flops["dense"].per_frame
+    nd = breakdown.num_patches * breakdown.hidden_size
+    rows = []
+    for name, run in runs.items():
+        method, stats, k = methods[name], run.stats, run.keep_fraction
+        limit = (
+            ceiling(
+                breakdown,
+                k,
+                method.kind,
+                dense_layers=method.dense_layers,
+                head_cached=method.head_cached,
+            )
+            / method.repeats
+        )
+        speedup = dense.median / stats.median
+        size = flops[name].state
+        rows.append(
+            {
+                **context,
+                "method": name,
+                "kind": method.kind,
+                "k": k,
+                **stats.to_dict("ms_"),
+                "first_frame_ms": run.first_frame * 1e3,
+                "fps": context.get("streams", 1) * 1e3 / stats.median,
+                "speedup": speedup,
+                "speedup_mean": dense.mean / stats.mean,
+                "gflops": flops[name].per_frame / 1e9,
+                "flop_ratio": dense_flops / flops[name].per_frame,
+                "ceiling": limit,
+                "of_ceiling": speedup / limit,
+                "state_bytes_per_stream": size.bytes_per_stream,
+                "state_elements_per_stream": size.elements_per_stream,
+                "state_per_nd": size.elements_per_stream / nd,
+            }
+        )
+    return rows
+
+
+def gate_row(
+    features: Tensor,
+    gate: GateConfig,
+    streams: int,
+    dense_ms: float,
+    clock: Clock,
+    context: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Gate latency per frame for ``streams`` streams, in µs and as a share of dense."""
+    per_tick = torch.stack(stream_batches(features, streams))
+    result = time_gate(per_tick, gate, dense_ms, clock=clock)
+    return {
+        **context,
+        "streams": streams,
+        "gate_us": result.microseconds,
+        **result.stats.to_dict("gate_ms_"),
+        "dense_ms": dense_ms,
+        "gate_share": result.share,
+    }

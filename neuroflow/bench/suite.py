@@ -1,0 +1,186 @@
+"""The benchmark: resolutions x keep targets x stream counts, every method in one process.
+
+For each resolution the clip is resized once; for each keep target the gate threshold is
+searched on that clip; for each stream count every method is timed frame-interleaved
+(:func:`~neuroflow.bench.runner.run_interleaved`), its FLOPs are counted, and its state is
+measured. One row per (resolution, target, streams, method).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import torch
+
+from neuroflow.bench.flops import measure_breakdown
+from neuroflow.bench.frames import load_clip, prepare, stream_batches
+from neuroflow.bench.machine import machine_info
+from neuroflow.bench.measure import count_method_flops, gate_row, make_rows
+from neuroflow.bench.profile import profile_method
+from neuroflow.bench.registry import build_methods, build_tower, parse_dtype
+from neuroflow.bench.runner import run_interleaved
+from neuroflow.bench.threshold import gate_features, keep_fraction, search_threshold
+from neuroflow.bench.timing import Clock
+from neuroflow.core.gate import GateConfig
+
+
+@dataclass
+class BenchSettings:
+    """Everything a benchmark run depends on (the CLI fills it from ``conf/bench.yaml``).
+
+    Attributes:
+        model: ``"random:siglip-b16"`` (full size, random weights), ``"tiny-siglip"``, a
+            local directory or a hub id.
+        dtype: ``"float32"``, ``"float16"`` or ``"bfloat16"`` (the same for every method).
+        device: ``"cpu"`` or ``"cuda"``.
+        threads: ``torch.set_num_threads`` value (None: leave torch's default).
+        video: Sample clip name or video path.
+        start: First clip frame.
+        frames: Timed frames (the first is the keyframe after the reset).
+        warmup: Untimed warm-up frames before the reset.
+        resolutions: Square input sides.
+        methods: Methods to time (``dense`` is always added).
+        gate: Gate settings (its threshold is replaced when ``target_keep`` is set).
+        target_keep: Keep fractions to reach by threshold search (empty: use the threshold).
+        streams: Concurrent stream counts.
+        dense_layers: Arch D's dense blocks (None: half).
+        flop_frames: Steady-state frames whose FLOPs are counted per method.
+        seed: Seed of the random weights and of random keep.
+        profile: Also record a torch.profiler operator table per method (fewest streams).
+    """
+
+    model: str = "random:siglip-b16"
+    dtype: str = "float32"
+    device: str = "cpu"
+    threads: int | None = None
+    video: str = "bikes"
+    start: int = 0
+    frames: int = 48
+    warmup: int = 8
+    resolutions: list[int] = field(default_factory=lambda: [224])
+    methods: list[str] = field(default_factory=lambda: ["dense", "B", "C", "plain"])
+    gate: GateConfig = field(default_factory=GateConfig)
+    target_keep: list[float] = field(default_factory=list)
+    streams: list[int] = field(default_factory=lambda: [1])
+    dense_layers: int | None = None
+    flop_frames: int = 4
+    seed: int = 0
+    profile: bool = False
+
+
+@dataclass
+class BenchReport:
+    """Everything a run measured.
+
+    Attributes:
+        meta: Machine, software, model and clip facts.
+        rows: One dict per (resolution, target, streams, method).
+        gate: Gate overhead per resolution.
+        breakdowns: Dense FLOP breakdown per resolution.
+        profiles: Operator tables by ``<method>_<res>px`` (when profiling was asked for).
+    """
+
+    meta: dict[str, Any]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    gate: list[dict[str, Any]] = field(default_factory=list)
+    breakdowns: list[dict[str, Any]] = field(default_factory=list)
+    profiles: dict[str, str] = field(default_factory=dict)
+
+
+def _gate_points(
+    settings: BenchSettings, features: torch.Tensor
+) -> list[tuple[GateConfig, float | None]]:
+    """Gate configs to run at one resolution, with the target each one was searched for."""
+    if settings.gate.mode == "budget" or not settings.target_keep:
+        return [(settings.gate, None)]
+    points = []
+    for target in settings.target_keep:
+        threshold, _ = search_threshold(features, settings.gate, float(target))
+        points.append((replace(settings.gate, threshold=threshold), float(target)))
+    return points
+
+
+def run_benchmark(settings: BenchSettings, log: Callable[[str], None] = print) -> BenchReport:
+    """Run the whole benchmark described by ``settings``."""
+    if settings.threads:
+        torch.set_num_threads(int(settings.threads))
+    dtype = parse_dtype(settings.dtype)
+    loaded = build_tower(settings.model, dtype, settings.device, settings.seed)
+    clip = load_clip(settings.video, settings.start, settings.frames)
+    report = BenchReport(
+        meta={
+            **machine_info(settings.device, dtype),
+            "model": loaded.label,
+            "random_weights": loaded.random_weights,
+            "video": str(settings.video),
+            "clip_frames": int(clip.shape[0]),
+            "clip_size": list(clip.shape[1:3]),
+            "warmup": settings.warmup,
+        }
+    )
+    clock = Clock(settings.device)
+    for size in settings.resolutions:
+        frames = prepare(clip, size, dtype=dtype, device=settings.device)
+        breakdown = measure_breakdown(loaded.tower, size)
+        report.breakdowns.append({"resolution": size, **breakdown.to_dict()})
+        features = gate_features(loaded.tower, frames, settings.gate.signal)
+        for gate, target in _gate_points(settings, features):
+            k_gate = keep_fraction(features, gate)
+            log(f"{size}px: threshold {gate.threshold:.4f} -> clip keep fraction {k_gate:.3f}")
+            for streams in settings.streams:
+                batches = stream_batches(frames, streams)
+                methods = build_methods(
+                    list(settings.methods),
+                    loaded.tower,
+                    gate,
+                    keep_fraction=k_gate,
+                    dense_layers=settings.dense_layers,
+                    seed=settings.seed,
+                )
+                log(
+                    f"{size}px, {streams} stream(s): timing {', '.join(methods)} "
+                    f"over {len(batches)} frames"
+                )
+                runs = run_interleaved(methods, batches, warmup=settings.warmup, clock=clock)
+                flops = {
+                    n: count_method_flops(m, batches, settings.flop_frames)
+                    for n, m in methods.items()
+                }
+                report.rows += make_rows(
+                    runs,
+                    methods,
+                    flops,
+                    breakdown,
+                    context={
+                        "resolution": size,
+                        "tokens": breakdown.num_patches,
+                        "streams": streams,
+                        "threshold": gate.threshold,
+                        "target_keep": target,
+                        "gate_mode": gate.mode,
+                    },
+                )
+                if streams == min(settings.streams):
+                    dense_ms = runs["dense"].stats.median
+                    report.gate.append(
+                        gate_row(
+                            features,
+                            gate,
+                            streams,
+                            dense_ms,
+                            clock,
+                            context={"resolution": size, "threshold": gate.threshold},
+                        )
+                    )
+                    if settings.profile:
+                        for name, method in methods.items():
+                            report.profiles[f"{name}_{size}px"] = profile_method(
+                                method,
+                                batches,
+                                frames=min(4, len(batches) // 2),
+                                warmup=len(batches) // 2,
+                            )
+    report.meta["load_average_end"] = machine_info(settings.device)["load_average"]
+    return report

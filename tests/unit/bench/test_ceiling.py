@@ -1,0 +1,72 @@
+"""The analytic ceiling S(k) reproduces the reference table and behaves at the extremes."""
+
+from __future__ import annotations
+
+import pytest
+
+from neuroflow.bench.ceiling import ceiling, method_flops
+from neuroflow.bench.flops import FlopBreakdown
+
+
+def vit_b16(side: int) -> FlopBreakdown:
+    """Closed-form breakdown of SigLIP-B/16 (d=768, MLP 3072, 12 layers, MAP head)."""
+    d, m, layers = 768, 3072, 12
+    n = (side // 16) ** 2
+    return FlopBreakdown(
+        n,
+        0,
+        layers,
+        d,
+        2 * n * 768 * d,
+        layers * 8 * d * d,
+        layers * 4 * d * m,
+        layers * 4 * d,
+        4 * d * d + 4 * d * m,
+        4 * d * d,
+    )
+
+
+@pytest.mark.parametrize(
+    ("side", "kind", "k", "expected"),
+    [
+        (224, "B", 0.16, 6.2),
+        (224, "C", 0.16, 5.8),
+        (224, "B", 0.5, 2.0),
+        (224, "B", 0.05, 18.3),
+        (448, "B", 0.16, 6.9),
+        (896, "B", 0.16, 9.1),
+        (896, "C", 0.16, 8.6),
+        (1792, "B", 0.16, 15.7),
+    ],
+)
+def test_reference_table(side, kind, k, expected):
+    # peers-and-limits.md §4b, rounded to 0.1x there.
+    assert ceiling(vit_b16(side), k, kind) == pytest.approx(expected, abs=0.06)
+
+
+def test_cached_head_makes_c_equal_b():
+    bd = vit_b16(224)
+    assert ceiling(bd, 0.16, "C", head_cached=True) == pytest.approx(ceiling(bd, 0.16, "B"))
+
+
+def test_every_method_is_dense_at_full_keep():
+    bd = vit_b16(448)
+    for kind in ("dense", "A", "B", "C", "D"):
+        assert ceiling(bd, 1.0, kind, dense_layers=6) == pytest.approx(1.0)
+
+
+def test_partial_methods_are_bounded_by_their_dense_part():
+    bd = vit_b16(224)
+    a, d6, c = (ceiling(bd, 0.1, kind, dense_layers=6) for kind in ("A", "D", "C"))
+    assert 1.0 < a < 3.0  # the MLP share bounds Arch A
+    assert 1.0 < d6 < 2.0  # half the blocks stay dense
+    assert c > d6 > 1.0
+    assert ceiling(bd, 0.1, "D", dense_layers=0) == pytest.approx(c)
+
+
+def test_bad_arguments():
+    bd = vit_b16(224)
+    with pytest.raises(ValueError, match="keep fraction"):
+        method_flops(bd, 1.5, "B")
+    with pytest.raises(ValueError, match="unknown ceiling kind"):
+        method_flops(bd, 0.5, "E")

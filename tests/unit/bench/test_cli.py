@@ -1,0 +1,95 @@
+"""``neuroflow-bench`` wiring: config -> settings, files in the run dir, W&B only when enabled."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+from neuroflow.cli.bench import run, settings_from
+
+CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
+
+
+def bench_cfg(overrides: list[str], output_dir: Path | None = None) -> DictConfig:
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("bench", overrides=overrides, return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.hydra.runtime.output_dir = str(output_dir or CONF_DIR)
+    return cfg
+
+
+def test_defaults_map_onto_settings():
+    settings = settings_from(bench_cfg([]))
+    assert settings.model == "random:siglip-b16" and settings.dtype == "float32"
+    assert settings.target_keep == [0.17] and settings.gate.mode == "threshold"
+    assert settings.methods[0] == "dense" and settings.streams == [1]
+    fixed = settings_from(bench_cfg(["gate.target_keep=[]", "gate.threshold=0.2"]))
+    assert fixed.target_keep == [] and fixed.gate.threshold == 0.2
+
+
+def test_bad_gate_settings_are_rejected():
+    with pytest.raises(ValueError, match="threshold"):
+        settings_from(bench_cfg(["gate.threshold=3.0"]))
+
+
+def test_run_writes_results_plots_and_no_wandb(tmp_path, clip_path):
+    cfg = bench_cfg(
+        [
+            "model.source=tiny-siglip",
+            f"video={clip_path}",
+            "frames=4",
+            "warmup=1",
+            "resolutions=[32]",
+            "methods=[dense,C]",
+            "flop_frames=1",
+            "gate.target_keep=[0.1]",
+        ],
+        tmp_path,
+    )
+    HydraConfig.instance().set_config(cfg)
+    best = run(cfg, tmp_path)
+    summary = json.loads((tmp_path / "results.json").read_text())
+    rows = summary["rows"]
+    assert [r["method"] for r in rows] == ["dense", "C"] and best == rows[1]["speedup"]
+    assert summary["meta"]["random_weights"] is True
+    for name in (
+        "results.csv",
+        "gate_overhead.csv",
+        "flop_breakdown.csv",
+        "resolved_config.yaml",
+        "speedup_vs_k.png",
+    ):
+        assert (tmp_path / name).is_file(), name
+    assert not (tmp_path / "wandb").exists()
+
+
+def test_wandb_offline_gets_the_tables(tmp_path, clip_path, monkeypatch):
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    cfg = bench_cfg(
+        [
+            "model.source=tiny-siglip",
+            f"video={clip_path}",
+            "frames=3",
+            "warmup=0",
+            "resolutions=[32]",
+            "methods=[dense,B]",
+            "flop_frames=1",
+            "plots=false",
+            "logger=wandb",
+            "logger.mode=offline",
+        ],
+        tmp_path,
+    )
+    HydraConfig.instance().set_config(cfg)
+    run(cfg, tmp_path)
+    runs = list((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1
+    tables = list(runs[0].glob("files/media/table/table/*.table.json"))
+    assert sorted(p.name.split("_")[0] for p in tables) == ["flop", "gate", "results"]
+    results = json.loads(next(p for p in tables if p.name.startswith("results")).read_text())
+    assert len(results["data"]) == 2 and "of_ceiling" in results["columns"]

@@ -1,0 +1,82 @@
+"""FLOP counting: CPU attention is counted, and the breakdown adds up to the dense count."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from neuroflow.bench.flops import FlopBreakdown, count_flops, measure_breakdown
+
+
+def test_cpu_sdpa_is_counted():
+    q = torch.randn(1, 4, 10, 8)
+    flops, _ = count_flops(F.scaled_dot_product_attention, q, q, q)
+    assert flops == 4 * 4 * 10 * 10 * 8  # QK^T and AV, 2 FLOPs per multiply-add
+
+
+def test_breakdown_matches_closed_form(tower):
+    d, m, layers, n = 32, 64, 2, 64  # tiny-siglip at 32 px: 8x8 patches of 4x4
+    bd = measure_breakdown(tower, 32)
+    assert bd.num_patches == n and bd.num_prefix == 0 and bd.hidden_size == d
+    assert bd.patch_embed == 2 * n * (3 * 4 * 4) * d
+    assert bd.attn_linear == layers * 2 * 4 * d * d
+    assert bd.mlp == layers * 2 * 2 * d * m
+    assert bd.attention == layers * 2 * 2 * d
+    # MAP head: K/V projections and the probe's attention grow with the tokens ...
+    assert bd.head_per_token == pytest.approx(2 * 2 * d * d + 2 * 2 * d)
+    # ... the probe's Q, the output projection and the MLP on one token do not.
+    assert bd.head_fixed == pytest.approx(2 * d * d + 2 * d * d + 2 * 2 * d * m)
+
+
+def test_breakdown_adds_up_to_the_counted_dense_forward(tower):
+    bd = measure_breakdown(tower, 48)  # interpolated grid: 12x12 patches
+    pixels = torch.randn(1, 3, 48, 48)
+    dense, _ = count_flops(tower, pixels)
+    hf, _ = count_flops(lambda x: tower.hf(pixel_values=x, interpolate_pos_encoding=True), pixels)
+    assert bd.dense == pytest.approx(dense, rel=1e-9)
+    assert hf == pytest.approx(dense, rel=1e-9)
+    assert sum(bd.fractions().values()) == pytest.approx(1.0)
+
+
+def test_siglip_b16_dense_matches_the_reference_figure():
+    # ViT-B/16 at 224 px: 35.4 GFLOPs (peers-and-limits.md §4a).
+    d, m, n, layers = 768, 3072, 196, 12
+    bd = FlopBreakdown(
+        n,
+        0,
+        layers,
+        d,
+        2 * n * 768 * d,
+        layers * 8 * d * d,
+        layers * 4 * d * m,
+        layers * 4 * d,
+        4 * d * d + 4 * d * m,
+        4 * d * d,
+    )
+    assert bd.dense / 1e9 == pytest.approx(35.4, abs=0.05)
+    assert bd.fractions()["linear"] == pytest.approx(0.940, abs=0.002)
+
+
+@pytest.mark.parametrize("name", ["dense", "A", "B", "C", "D", "plain", "random_B", "dense_x2"])
+def test_counted_method_flops_equal_the_cost_model(name, tower, frames):
+    from neuroflow.bench.ceiling import method_flops
+    from neuroflow.bench.measure import count_method_flops
+    from neuroflow.bench.registry import build_method
+    from neuroflow.core.gate import GateConfig
+
+    method = build_method(
+        name, tower, GateConfig(threshold=0.05, ema_decay=0.2), keep_fraction=0.3, dense_layers=1
+    )
+    batch = list(torch.stack([frames, frames.flip(0)], dim=1))  # 2 streams
+    counted = count_method_flops(method, batch, frames=4)
+    bd = measure_breakdown(tower, 32)
+    for flops, keep in zip(counted.frames, counted.keep, strict=True):
+        model = sum(
+            method_flops(
+                bd, k, method.kind, dense_layers=method.dense_layers, head_cached=method.head_cached
+            )
+            for k in keep
+        )
+        assert flops == pytest.approx(model * method.repeats, rel=1e-6)
+    assert any(k < 1.0 for ks in counted.keep for k in ks) or name in ("dense", "dense_x2")
