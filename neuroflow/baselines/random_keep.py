@@ -1,0 +1,173 @@
+"""Random keep: recompute a random subset of patches each frame (the control for the gate).
+
+:class:`RandomKeepGate` has the retinal gate's interface (``.config``, ``.new_state``,
+``.step``), so it drops into Arch B/C/D in place of :class:`~neuroflow.core.gate.RetinalGate`:
+same encoder, same cortical cache, only *which* patches are recomputed differs. Each frame
+keeps ``ceil(keep_fraction * N)`` patches (at least ``floor_tokens``) chosen uniformly at
+random, or exactly the per-stream counts set with :meth:`RandomKeepState.set_counts` (to
+match another gate frame by frame). The first frame after a reset is dense. Every stream
+draws from its own seeded generator, so a stream's choices do not depend on the batch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from neuroflow.archs.pruned import ArchB, ArchC
+from neuroflow.core.cache import CorticalCache
+from neuroflow.core.gate import GateConfig, GateOutput
+from neuroflow.models.tower import VisionTower
+
+
+class RandomKeepState:
+    """Per-stream state of a :class:`RandomKeepGate`: generators, fresh flags, counts.
+
+    Args:
+        batch: Number of streams.
+        seed: Base seed; stream ``b`` uses ``seed * 100003 + b``.
+    """
+
+    def __init__(self, batch: int, seed: int) -> None:
+        if int(batch) != batch or batch < 1:
+            raise ValueError(f"batch must be a positive integer, got {batch}")
+        self.batch = int(batch)
+        self.seed = int(seed)
+        self.generators = [
+            torch.Generator().manual_seed(self.seed * 100003 + b) for b in range(self.batch)
+        ]
+        self.fresh = torch.ones(self.batch, dtype=torch.bool)
+        self.frames = torch.zeros(self.batch, dtype=torch.long)
+        self.counts: Tensor | None = None
+
+    def reset(self, streams: Sequence[int] | None = None) -> None:
+        """Start the given streams (all when None) afresh: their next frame is dense."""
+        idx = self._indices(streams)
+        self.fresh[idx] = True
+        self.frames[idx] = 0
+
+    def reseed(self, seeds: Sequence[int], streams: Sequence[int] | None = None) -> None:
+        """Reseed the generators of the given streams (all when None), e.g. one seed per clip."""
+        idx = self._indices(streams).tolist()
+        if len(seeds) != len(idx):
+            raise ValueError(f"got {len(seeds)} seeds for {len(idx)} streams")
+        for b, s in zip(idx, seeds, strict=True):
+            self.generators[b].manual_seed(int(s))
+
+    def set_counts(self, counts: Tensor | Sequence[int] | None) -> None:
+        """Patches to keep per stream on the next frames (None: use the keep fraction)."""
+        if counts is None:
+            self.counts = None
+            return
+        counts = torch.as_tensor(counts, dtype=torch.long).reshape(-1)
+        if counts.numel() != self.batch or (counts < 0).any():
+            raise ValueError(f"need {self.batch} non-negative counts, got {counts.tolist()}")
+        self.counts = counts
+
+    def nbytes(self) -> int:
+        """Bytes of tensor state (the generators' states are not counted)."""
+        tensors = [self.fresh, self.frames, self.counts]
+        return sum(t.numel() * t.element_size() for t in tensors if t is not None)
+
+    def _indices(self, streams: Sequence[int] | None) -> Tensor:
+        if streams is None:
+            return torch.arange(self.batch)
+        idx = torch.as_tensor(list(streams), dtype=torch.long)
+        if idx.numel() and (idx.min() < 0 or idx.max() >= self.batch):
+            raise IndexError(f"stream index out of range for {self.batch} streams: {list(streams)}")
+        return idx
+
+
+class RandomKeepGate:
+    """Keeps random patches; a drop-in replacement for the retinal gate.
+
+    Args:
+        keep_fraction: Share of patches kept per frame, in (0, 1].
+        floor_tokens: Minimum patches kept per frame.
+        seed: Base seed of the per-stream generators.
+        dense_first_frame: Keep every patch on a stream's first frame (fills the cache).
+    """
+
+    def __init__(
+        self,
+        keep_fraction: float = 0.2,
+        floor_tokens: int = 0,
+        seed: int = 0,
+        dense_first_frame: bool = True,
+    ) -> None:
+        # A GateConfig carries the settings the architectures read (signal, first frame).
+        self.config = GateConfig(
+            mode="budget",
+            keep_fraction=keep_fraction,
+            floor_tokens=floor_tokens,
+            dense_first_frame=dense_first_frame,
+        )
+        self.seed = int(seed)
+
+    def new_state(self, batch: int) -> RandomKeepState:
+        """A fresh state for ``batch`` independent streams."""
+        return RandomKeepState(batch, self.seed)
+
+    def count(self, num_tokens: int) -> int:
+        """Patches kept per frame at the configured fraction."""
+        wanted = math.ceil(self.config.keep_fraction * num_tokens - 1e-9)
+        return min(num_tokens, max(1, wanted, self.config.floor_tokens))
+
+    @torch.no_grad()
+    def step(self, features: Tensor, state: RandomKeepState) -> GateOutput:
+        """Choose the kept patches of one frame of every stream.
+
+        Args:
+            features: ``[B, N, D]`` layer-0 features (only the shape is used).
+            state: The streams' state; updated in place.
+        """
+        if features.dim() != 3:
+            raise ValueError(f"gate features must be [B, N, D], got shape {tuple(features.shape)}")
+        b, n, _ = features.shape
+        if b != state.batch:
+            raise ValueError(
+                f"frame batch has {b} streams but the state was made for {state.batch}"
+            )
+        counts = state.counts.tolist() if state.counts is not None else [self.count(n)] * b
+        keep = torch.zeros(b, n, dtype=torch.bool)
+        for i in range(b):
+            order = torch.randperm(n, generator=state.generators[i])
+            keep[i, order[: min(n, int(counts[i]))]] = True
+        fresh = state.fresh.clone()
+        if self.config.dense_first_frame:
+            keep |= fresh[:, None]
+        state.fresh.zero_()
+        state.frames += 1
+        keep = keep.to(features.device)
+        surprise = torch.zeros(b, n, device=features.device)
+        return GateOutput(keep, surprise, keep.float().mean(dim=1), fresh.to(features.device))
+
+
+def random_keep_arch(
+    name: str,
+    tower: VisionTower,
+    keep_fraction: float,
+    seed: int = 0,
+    floor_tokens: int = 0,
+    cache: CorticalCache | None = None,
+) -> ArchB:
+    """Arch ``"B"`` or ``"C"`` over ``tower`` with a :class:`RandomKeepGate`.
+
+    Args:
+        name: ``"B"`` or ``"C"``.
+        tower: The vision tower.
+        keep_fraction: Share of patches recomputed per frame.
+        seed: Base seed of the per-stream generators.
+        floor_tokens: Minimum patches per frame.
+        cache: Cortical-cache policy for C (default: hard replacement).
+    """
+    gate = RandomKeepGate(keep_fraction, floor_tokens=floor_tokens, seed=seed)
+    key = name.upper()
+    if key == "B":
+        return ArchB(tower, gate)  # type: ignore[arg-type]
+    if key == "C":
+        return ArchC(tower, gate, cache)  # type: ignore[arg-type]
+    raise ValueError(f"random keep supports architectures 'B' and 'C', got {name!r}")
