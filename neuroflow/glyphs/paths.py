@@ -13,10 +13,6 @@ import numpy as np
 PATH_KINDS = ("linear", "arc", "oscillate")
 
 
-def _inside(points: np.ndarray, box: np.ndarray) -> bool:
-    return bool((np.abs(points) <= box + 1e-6).all())
-
-
 def _extent(points: np.ndarray) -> float:
     """Largest distance between two points of the path."""
     diff = points[:, None, :] - points[None, :, :]
@@ -30,26 +26,33 @@ def _linear(rng: np.random.Generator, frames: int, box: np.ndarray) -> np.ndarra
 
 
 def _arc(rng: np.random.Generator, frames: int, box: np.ndarray) -> np.ndarray:
-    centre = rng.uniform(-box, box)
-    radius = rng.uniform(0.4, 1.2) * float(box.max())
+    radius = rng.uniform(0.5, 1.0) * float(box.max())
     start = rng.uniform(0, 2 * np.pi)
     sweep = rng.uniform(0.6, 1.2) * np.pi * rng.choice([-1.0, 1.0])
     angle = start + np.linspace(0.0, sweep, frames)
-    return centre + radius * np.stack([np.sin(angle), np.cos(angle)], axis=1)
+    return radius * np.stack([np.sin(angle), np.cos(angle)], axis=1)
 
 
 def _oscillate(rng: np.random.Generator, frames: int, box: np.ndarray) -> np.ndarray:
-    centre = rng.uniform(-box / 2, box / 2)
     heading = rng.uniform(0, np.pi)
     direction = np.array([np.sin(heading), np.cos(heading)])
     amplitude = rng.uniform(0.5, 1.0) * float(box.max())
     period = rng.uniform(5.0, 10.0)
     phase = rng.uniform(0, 2 * np.pi)
     wave = np.sin(2 * np.pi * np.arange(frames) / period + phase)
-    return centre + amplitude * wave[:, None] * direction
+    return amplitude * wave[:, None] * direction
 
 
 BUILDERS = {"linear": _linear, "arc": _arc, "oscillate": _oscillate}
+
+
+def _place(rng: np.random.Generator, shape: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+    """Shift a path shape by a random offset that keeps it in the box (None: it cannot fit)."""
+    low = -box - shape.min(axis=0)
+    high = box - shape.max(axis=0)
+    if (low > high + 1e-9).any():
+        return None
+    return shape + rng.uniform(low, np.maximum(low, high))
 
 
 def sample_path(
@@ -77,8 +80,8 @@ def sample_path(
         raise ValueError(f"unknown path kind {kind!r}; choose one of {', '.join(PATH_KINDS)}")
     box = np.asarray(max_shift, dtype=np.float64)
     for _ in range(tries):
-        points = BUILDERS[kind](rng, frames, box)
-        if _inside(points, box) and _extent(points) >= min_travel:
+        points = _place(rng, BUILDERS[kind](rng, frames, box), box)
+        if points is not None and _extent(points) >= min_travel:
             return points
     raise ValueError(
         f"no {kind} path of {min_travel} px fits in the +-{tuple(max_shift)} px box; "

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import transformers
 
+from neuroflow.glyphs.backgrounds import BackgroundStyle
 from neuroflow.glyphs.dataset import DataConfig, GlyphSpec, render_set
 from neuroflow.glyphs.io import load_mini_siglip, save_model, write_meta
 from neuroflow.glyphs.model import ModelSize, build_model, build_processor
@@ -76,6 +77,26 @@ def tiny_recipe(seed: int = 0) -> Recipe:
         sigmoid=StageConfig(steps=60, lr=3e-3, warmup=3, batch=64, vision_lr=3e-4),
         workers=1,
         threads=1,
+    )
+
+
+def recipe_from_dict(data: dict) -> Recipe:
+    """Rebuild a :class:`Recipe` from its ``asdict`` form (e.g. the metadata JSON)."""
+
+    def tuples(d: dict) -> dict:
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+
+    glyph = DataConfig(
+        spec=GlyphSpec(**tuples(data["data"]["spec"])),
+        style=BackgroundStyle(**tuples(data["data"]["style"])),
+    )
+    plain = {k: v for k, v in data.items() if k not in ("size", "data", "ce", "sigmoid")}
+    return Recipe(
+        **plain,
+        size=ModelSize(**data["size"]),
+        data=glyph,
+        ce=StageConfig(**data["ce"]),
+        sigmoid=StageConfig(**data["sigmoid"]),
     )
 
 

@@ -36,6 +36,7 @@ from neuroflow.glyphs.clips import ClipSet, ClipSpec, make_clips
 from neuroflow.glyphs.io import SHIPPED_DIR, load_mini_siglip
 from neuroflow.glyphs.render import CLASS_NAMES
 from neuroflow.glyphs.stats import paired_comparison, wilson
+from neuroflow.glyphs.summary import summary_table
 from neuroflow.glyphs.text import TEMPLATES
 from neuroflow.glyphs.zeroshot_images import pixel_stats
 from neuroflow.models import wrap_tower
@@ -47,6 +48,7 @@ VARIANTS: dict[str, dict] = {
     "change": {"change": True},
 }
 KEEP_FRACTIONS = (0.1, 0.2, 0.35)
+GATE_MODES = ("budget", "threshold")
 TEST_SEED = 0  # the deterministic test set
 CALIBRATION_SEED = 1  # threshold calibration clips (training backgrounds)
 
@@ -59,8 +61,8 @@ class Evaluator:
         processor: Its processor.
         ema_decay: Gate EMA decay of Arch C.
         gate_mode: ``"budget"`` (top-k surprise, exactly ``k`` per frame) or
-            ``"threshold"`` (the paper's gate, threshold calibrated to ``k`` on separate
-            clips; random keep then matches its count frame by frame).
+            ``"threshold"`` (the paper's gate, threshold calibrated to ``k`` on the
+            variant's calibration clips; random keep then matches its count frame by frame).
         batch: Clips per batch of streams.
     """
 
@@ -72,7 +74,7 @@ class Evaluator:
         gate_mode: str = "budget",
         batch: int = 128,
     ) -> None:
-        if gate_mode not in ("budget", "threshold"):
+        if gate_mode not in GATE_MODES:
             raise ValueError(f"gate_mode must be 'budget' or 'threshold', got {gate_mode!r}")
         self.model, self.tower = model, wrap_tower(model)
         self.stats = pixel_stats(processor)
@@ -80,58 +82,59 @@ class Evaluator:
             model, processor, CLASS_NAMES, TEMPLATES
         )
         self.ema_decay, self.gate_mode, self.batch = ema_decay, gate_mode, batch
-        self.thresholds: dict[float, float] = {}
 
     def run(self, arch: nn.Module, clips: ClipSet, counts: torch.Tensor | None = None) -> ClipRun:
         """Frame embeddings and keep masks of ``arch`` on ``clips``."""
         return run_clips(arch, self.model, clips, self.stats, self.batch, counts)
 
-    def arch_c(self, keep: float, calibration: ClipSet) -> nn.Module:
-        """Arch C at keep fraction ``keep`` (threshold calibrated once per fraction)."""
+    def arch_c(self, keep: float, calibration: ClipSet) -> tuple[nn.Module, float | None]:
+        """Arch C at keep fraction ``keep`` and its threshold (None in budget mode)."""
         if self.gate_mode == "budget":
-            return make_arch(
+            arch = make_arch(
                 "C", self.tower, mode="budget", keep_fraction=keep, ema_decay=self.ema_decay
             )
-        if keep not in self.thresholds:
-            self.thresholds[keep] = calibrate_threshold(
-                self.tower, calibration, keep, self.ema_decay, self.stats
-            )
-        return make_arch("C", self.tower, threshold=self.thresholds[keep], ema_decay=self.ema_decay)
+            return arch, None
+        theta = calibrate_threshold(self.tower, calibration, keep, self.ema_decay, self.stats)
+        return make_arch("C", self.tower, threshold=theta, ema_decay=self.ema_decay), theta
 
-    def variant(self, clips: ClipSet, keeps: Sequence[float], calibration: ClipSet) -> dict:
+    def variant(
+        self, clips: ClipSet, keeps: Sequence[float], calibration: ClipSet, with_random: bool = True
+    ) -> dict:
         """Dense and matched Arch C / random-keep results on one clip set."""
         labels = clips.labels
         dense = self.run(make_arch("dense", self.tower), clips)
         motion = clips.patch_motion(self.tower.patch_size)
-        result = {
-            "n": len(clips),
-            "dense": dense_accuracy(self.classifier, dense, labels),
-            "hits": {"dense": clip_correct(self.classifier, dense, labels)},
-            "rows": [],
-        }
+        hits = {"dense": clip_correct(self.classifier, dense, labels)}
+        result = {"n": len(clips), "dense": dense_accuracy(self.classifier, dense, labels)}
+        result["rows"], result["hits"] = [], hits
         for keep in keeps:
-            c_run = self.run(self.arch_c(keep, calibration), clips)
-            counts = c_run.keep.sum(-1) if self.gate_mode == "threshold" else None
-            r_run = self.run(
-                random_keep_arch("C", self.tower, keep, seed=0, floor_tokens=4), clips, counts
-            )
-            row: dict = {"keep_target": keep}
-            for name, run in (("arch_c", c_run), ("random", r_run)):
-                hits = clip_correct(self.classifier, run, labels)
-                result["hits"][f"{name}@{keep}"] = hits
+            arch, theta = self.arch_c(keep, calibration)
+            runs = {"arch_c": self.run(arch, clips)}
+            if with_random:
+                counts = runs["arch_c"].keep.sum(-1) if theta is not None else None
+                rand = random_keep_arch("C", self.tower, keep, seed=0, floor_tokens=4)
+                runs["random"] = self.run(rand, clips, counts)
+            row: dict = {"keep_target": keep, "threshold": theta}
+            for name, run in runs.items():
+                hits[f"{name}@{keep}"] = h = clip_correct(self.classifier, run, labels)
                 row[name] = {
-                    "clip_acc": float(hits.mean()),
-                    "clip_acc_ci95": wilson(hits),
+                    "clip_acc": float(h.mean()),
+                    "clip_acc_ci95": wilson(h),
                     **fidelity(run, dense),
                     **keep_stats(run, motion),
                 }
-            row["paired"] = paired_comparison(
-                result["hits"][f"arch_c@{keep}"], result["hits"][f"random@{keep}"]
-            )
-            if keep in self.thresholds:
-                row["threshold"] = self.thresholds[keep]
+            if with_random:
+                row["paired"] = paired_comparison(hits[f"arch_c@{keep}"], hits[f"random@{keep}"])
             result["rows"].append(row)
         return result
+
+
+def clip_set(name: str, count: int, frames: int, calibration: bool = False) -> ClipSet:
+    """Test clips of a variant, or its calibration clips (training backgrounds, own seed)."""
+    spec = ClipSpec(frames=frames, **VARIANTS[name])
+    if calibration:
+        return make_clips(count, spec, seed=CALIBRATION_SEED, split="train")
+    return make_clips(count, spec, seed=TEST_SEED)
 
 
 def pooled(results: dict[str, dict], keeps: Sequence[float]) -> list[dict]:
@@ -153,41 +156,77 @@ def pooled(results: dict[str, dict], keeps: Sequence[float]) -> list[dict]:
     return rows
 
 
+def select_ema_decay(
+    model: nn.Module,
+    processor: object,
+    candidates: Sequence[float],
+    variants: Sequence[str],
+    keeps: Sequence[float],
+    frames: int,
+    count: int = 100,
+) -> tuple[float, dict[str, float]]:
+    """The EMA decay with the best mean Arch C clip accuracy on calibration clips.
+
+    Selection never sees the test clips: it uses each variant's calibration clips.
+    """
+    scores = {}
+    for decay in candidates:
+        ev = Evaluator(model, processor, decay, "budget")
+        accs = []
+        for name in variants:
+            calib = clip_set(name, count, frames, calibration=True)
+            rows = ev.variant(calib, keeps, calib, with_random=False)["rows"]
+            accs += [row["arch_c"]["clip_acc"] for row in rows]
+        scores[str(decay)] = float(np.mean(accs))
+    best = max(candidates, key=lambda d: scores[str(d)])
+    return best, scores
+
+
 def evaluate(
     model_dir: str | Path = SHIPPED_DIR,
     clips_per_variant: int = 300,
     variants: Sequence[str] = tuple(VARIANTS),
     keeps: Sequence[float] = KEEP_FRACTIONS,
-    ema_decay: float = 0.1,
-    gate_mode: str = "budget",
+    ema_decays: Sequence[float] = (0.1,),
+    gate_modes: Sequence[str] = ("budget",),
     frames: int = 16,
     batch: int = 128,
 ) -> dict:
-    """The full benchmark report (JSON-ready, per-clip hits dropped)."""
+    """The full benchmark report (JSON-ready, per-clip hits dropped).
+
+    With several ``ema_decays`` the decay is first selected on calibration clips.
+    """
     model, processor = load_mini_siglip(model_dir)
-    ev = Evaluator(model, processor, ema_decay, gate_mode, batch)
-    calibration = make_clips(64, ClipSpec(frames=frames), seed=CALIBRATION_SEED, split="train")
-    start, results = time.perf_counter(), {}
-    with torch.inference_mode():
-        for name in variants:
-            clips = make_clips(
-                clips_per_variant, ClipSpec(frames=frames, **VARIANTS[name]), seed=TEST_SEED
-            )
-            results[name] = ev.variant(clips, keeps, calibration)
-    report = {
+    start = time.perf_counter()
+    report: dict = {
         "model": str(model_dir),
-        "gate_mode": gate_mode,
-        "ema_decay": ema_decay,
         "frames": frames,
-        "clips_per_variant": clips_per_variant,
         "test_seed": TEST_SEED,
-        "variants": {k: {**VARIANTS[k]} for k in variants},
-        "results": {
-            k: {kk: vv for kk, vv in v.items() if kk != "hits"} for k, v in results.items()
-        },
-        "pooled": pooled(results, keeps),
-        "seconds": round(time.perf_counter() - start, 1),
+        "calibration_seed": CALIBRATION_SEED,
+        "clips_per_variant": clips_per_variant,
+        "variants": {k: dict(VARIANTS[k]) for k in variants},
+        "modes": {},
     }
+    with torch.inference_mode():
+        decay, scores = ema_decays[0], None
+        if len(ema_decays) > 1:
+            decay, scores = select_ema_decay(model, processor, ema_decays, variants, keeps, frames)
+        report["ema_decay"], report["ema_selection"] = decay, scores
+        for mode in gate_modes:
+            ev = Evaluator(model, processor, decay, mode, batch)
+            results = {
+                name: ev.variant(
+                    clip_set(name, clips_per_variant, frames),
+                    keeps,
+                    clip_set(name, 64, frames, calibration=True),
+                )
+                for name in variants
+            }
+            report["modes"][mode] = {
+                "results": {k: {kk: v[kk] for kk in v if kk != "hits"} for k, v in results.items()},
+                "pooled": pooled(results, keeps),
+            }
+    report["seconds"] = round(time.perf_counter() - start, 1)
     return report
 
 
@@ -199,8 +238,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clips", type=int, default=300, help="clips per variant")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--keeps", nargs="+", type=float, default=list(KEEP_FRACTIONS))
-    parser.add_argument("--ema-decay", type=float, default=0.1)
-    parser.add_argument("--gate-mode", choices=("budget", "threshold"), default="budget")
+    parser.add_argument(
+        "--ema-decay",
+        nargs="+",
+        type=float,
+        default=[0.1],
+        help="gate EMA decay; several values: select one on calibration clips",
+    )
+    parser.add_argument("--gate-mode", nargs="+", choices=GATE_MODES, default=["budget"])
     parser.add_argument("--frames", type=int, default=16, help="frames per clip")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
@@ -216,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report["pooled"], indent=2))
+    print(summary_table(report))
     return 0
 
 

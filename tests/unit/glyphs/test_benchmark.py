@@ -22,6 +22,7 @@ from neuroflow.glyphs.io import save_model
 from neuroflow.glyphs.model import ModelSize, build_model, build_processor
 from neuroflow.glyphs.render import CLASS_NAMES
 from neuroflow.glyphs.report import Evaluator, main
+from neuroflow.glyphs.summary import summary_table
 from neuroflow.glyphs.text import TEMPLATES, build_tokenizer
 from neuroflow.models import wrap_tower
 
@@ -119,14 +120,14 @@ def test_evaluator_variant_rows(tiny, clips, mode):
     with torch.inference_mode():
         result = ev.variant(clips, [0.25], calib)
     row = result["rows"][0]
-    assert set(row) >= {"keep_target", "arch_c", "random", "paired"}
+    assert set(row) >= {"keep_target", "threshold", "arch_c", "random", "paired"}
     assert row["arch_c"]["keep_count_per_frame"] == pytest.approx(
         row["random"]["keep_count_per_frame"]
     )
     if mode == "budget":
-        assert row["arch_c"]["keep_count_per_frame"] == 16
+        assert row["arch_c"]["keep_count_per_frame"] == 16 and row["threshold"] is None
     else:
-        assert "threshold" in row
+        assert 0 <= row["threshold"] <= 2
     assert len(result["hits"]["dense"]) == len(clips)
     with pytest.raises(ValueError, match="gate_mode"):
         Evaluator(model, processor, gate_mode="topk")
@@ -136,30 +137,15 @@ def test_report_cli_writes_json(tiny, tmp_path):
     model, processor = tiny
     save_model(model, processor, tmp_path / "m", {"note": "tiny"})
     out = tmp_path / "results.json"
-    assert (
-        main(
-            [
-                "--model",
-                str(tmp_path / "m"),
-                "--out",
-                str(out),
-                "--clips",
-                "4",
-                "--frames",
-                "4",
-                "--variants",
-                "moving",
-                "change",
-                "--keeps",
-                "0.2",
-                "--threads",
-                "1",
-            ]
-        )
-        == 0
-    )
+    args = ["--model", str(tmp_path / "m"), "--out", str(out), "--clips", "4", "--frames", "4"]
+    args += ["--variants", "moving", "change", "--keeps", "0.2", "--threads", "1"]
+    args += ["--gate-mode", "budget", "threshold", "--ema-decay", "0.1", "0.5"]
+    assert main(args) == 0
     report = json.loads(out.read_text())
-    assert set(report["results"]) == {"moving", "change"}
-    pooled = report["pooled"][0]
+    assert set(report["modes"]) == {"budget", "threshold"}
+    assert report["ema_decay"] in (0.1, 0.5) and set(report["ema_selection"]) == {"0.1", "0.5"}
+    block = report["modes"]["threshold"]
+    assert set(block["results"]) == {"moving", "change"}
+    pooled = block["pooled"][0]
     assert pooled["paired"]["n"] == 8 and 0 <= pooled["arch_c_clip_acc"] <= 1
-    assert np.isfinite(report["seconds"])
+    assert "| keep |" in summary_table(report) and np.isfinite(report["seconds"])
