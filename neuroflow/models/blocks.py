@@ -46,6 +46,21 @@ class Block(nn.Module):
         self.head_dim = q_proj.out_features // num_heads
         self.scale = self.head_dim**-0.5
 
+    @classmethod
+    def from_clip_style(cls, layer: nn.Module) -> Block:
+        """View of a SigLIP/CLIP encoder layer (``layer_norm1``, ``self_attn``, ``mlp``)."""
+        attn = layer.self_attn
+        return cls(
+            layer.layer_norm1,
+            attn.q_proj,
+            attn.k_proj,
+            attn.v_proj,
+            attn.out_proj,
+            attn.num_heads,
+            layer.layer_norm2,
+            layer.mlp,
+        )
+
     def attention_delta(self, x: Tensor, packing: Packing | None = None) -> Tensor:
         """The attention branch ``attn(ln1(x))`` (without the residual).
 

@@ -26,19 +26,7 @@ class SiglipTower(VisionTower):
         super().__init__(model)
 
     def _make_blocks(self) -> list[Block]:
-        return [
-            Block(
-                layer.layer_norm1,
-                layer.self_attn.q_proj,
-                layer.self_attn.k_proj,
-                layer.self_attn.v_proj,
-                layer.self_attn.out_proj,
-                layer.self_attn.num_heads,
-                layer.layer_norm2,
-                layer.mlp,
-            )
-            for layer in self.hf.encoder.layers
-        ]
+        return [Block.from_clip_style(layer) for layer in self.hf.encoder.layers]
 
     def _patch_conv(self) -> nn.Conv2d:
         return self.hf.embeddings.patch_embedding
