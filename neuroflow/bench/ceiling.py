@@ -9,9 +9,11 @@ dense FLOPs over the method's FLOPs. For Arch B this is the reference formula
 counted inside ``f_lin``. Each method has its own cost model:
 
 * ``B`` (and random keep, which prunes the same way): everything on ``n`` tokens.
-* ``C`` / ``plain``: like B, but the pooling head runs over all ``P + N`` cached tokens;
-  when the head's per-token work over cached tokens is itself reused (``head_cached``),
-  C's ceiling equals B's.
+* ``C`` / ``plain``: like B, but the pooling head runs over all ``P + N`` cached tokens.
+  With ``head_cached`` the head is the one Arch C runs over its cache
+  (:func:`~neuroflow.archs.pruned.pool_cache`: SigLIP's MAP head folded so cached tokens
+  cost O(D H) each instead of the K/V projections' O(D^2)); C's ceiling then is at or
+  slightly above B's. Without it (the plain loop, the HF head) ``f_head' = f_head``.
 * ``D``: the first ``dense_layers`` blocks on every token, the rest on ``n``; head as C.
 * ``A``: attention (projections and matmuls) on every token, MLP on ``n``; head over all.
 """
@@ -33,7 +35,7 @@ def method_flops(
         k: Fraction of the ``N`` patch tokens kept, in [0, 1].
         kind: ``"dense"``, ``"A"``, ``"B"``, ``"C"`` or ``"D"``.
         dense_layers: Leading dense blocks of Arch D.
-        head_cached: The head's per-token work over cached tokens is reused (C, D).
+        head_cached: C/D pool with the cache head of ``bd`` instead of the tower's head.
     """
     if not 0.0 <= k <= 1.0:
         raise ValueError(f"keep fraction must lie in [0, 1], got {k}")
@@ -46,7 +48,10 @@ def method_flops(
     if kind == "A":
         share = bd.attn_linear * full + bd.attention * full * full + bd.mlp * n
         return bd.patch_embed + share + bd.head(full)
-    head = bd.head(n) if kind == "B" or head_cached else bd.head(full)
+    if kind == "B":
+        head = bd.head(n)
+    else:
+        head = bd.cache_head(full) if head_cached else bd.head(full)
     dense_part = bd.block_cost(full, dense_layers) if kind == "D" else 0.0
     sparse_layers = bd.layers - (dense_layers if kind == "D" else 0)
     return bd.patch_embed + dense_part + bd.block_cost(n, sparse_layers) + head

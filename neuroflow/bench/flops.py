@@ -17,8 +17,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
+from torch import Tensor
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
+from neuroflow.archs.pruned import pool_cache
 from neuroflow.models.tower import VisionTower
 
 
@@ -72,6 +74,9 @@ class FlopBreakdown:
         attention: FLOPs of the attention matmuls per squared token count, all blocks.
         head_fixed: Pooling-head FLOPs that do not grow with its token count.
         head_per_token: Pooling-head FLOPs per pooled token (e.g. the MAP head's K/V).
+        cache_head_fixed: Fixed FLOPs of the head as Arch C/D pool their cache
+            (:func:`~neuroflow.archs.pruned.pool_cache`, the folded MAP head).
+        cache_head_per_token: Per-token FLOPs of that head.
     """
 
     num_patches: int
@@ -84,6 +89,8 @@ class FlopBreakdown:
     attention: float
     head_fixed: float
     head_per_token: float
+    cache_head_fixed: float | None = None
+    cache_head_per_token: float | None = None
 
     @property
     def tokens(self) -> int:
@@ -99,6 +106,12 @@ class FlopBreakdown:
     def head(self, n: float) -> float:
         """Pooling-head FLOPs over ``n`` tokens."""
         return self.head_fixed + self.head_per_token * n
+
+    def cache_head(self, n: float) -> float:
+        """FLOPs of Arch C/D's cache pooling over ``n`` tokens (the plain head when unknown)."""
+        if self.cache_head_fixed is None or self.cache_head_per_token is None:
+            return self.head(n)
+        return self.cache_head_fixed + self.cache_head_per_token * n
 
     @property
     def dense(self) -> float:
@@ -145,10 +158,8 @@ def measure_breakdown(tower: VisionTower, image_size: int) -> FlopBreakdown:
         att, lin = split_attention(block.attention_delta, x)
         attention, attn_linear = attention + att, attn_linear + lin
         mlp += count_flops(block.mlp_delta, x)[0]
-    half = max(1, n // 2)
-    head_n, _ = count_flops(tower.pool, x)
-    head_half, _ = count_flops(tower.pool, x[:, :half])
-    per_token = (head_n - head_half) / (n - half) if n > half else 0.0
+    head_fixed, per_token = _linear_cost(tower.pool, x)
+    cache_fixed, cache_per_token = _linear_cost(lambda h: pool_cache(tower, h), x)
     del emb
     return FlopBreakdown(
         num_patches=n_patch,
@@ -159,6 +170,18 @@ def measure_breakdown(tower: VisionTower, image_size: int) -> FlopBreakdown:
         attn_linear=attn_linear / n,
         mlp=mlp / n,
         attention=attention / (n * n),
-        head_fixed=head_n - per_token * n,
+        head_fixed=head_fixed,
         head_per_token=per_token,
+        cache_head_fixed=cache_fixed,
+        cache_head_per_token=cache_per_token,
     )
+
+
+def _linear_cost(fn: Callable[[Tensor], Any], x: Tensor) -> tuple[float, float]:
+    """``(fixed, per_token)`` FLOPs of ``fn`` on ``x`` ``[1, n, D]`` (linear in ``n``)."""
+    n = x.shape[1]
+    half = max(1, n // 2)
+    full, _ = count_flops(fn, x)
+    part, _ = count_flops(fn, x[:, :half])
+    per_token = (full - part) / (n - half) if n > half else 0.0
+    return full - per_token * n, per_token

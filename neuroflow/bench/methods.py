@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from neuroflow.archs import Architecture
+from neuroflow.archs.pruned import ArchC
 
 
 class BenchMethod:
@@ -21,7 +22,7 @@ class BenchMethod:
         name: Row label.
         kind: Ceiling cost model: ``"dense"``, ``"A"``, ``"B"``, ``"C"`` or ``"D"``.
         dense_layers: Leading dense blocks (Arch D's cost model).
-        head_cached: The pooling head reuses its per-token work over cached tokens.
+        head_cached: Pools its cache with Arch C's folded head (cost model of the head).
         repeats: How many times the work is done per frame (calibration controls).
     """
 
@@ -60,7 +61,7 @@ class ArchMethod(BenchMethod):
         known = arch.name if arch.name in ("dense", "A", "B", "C", "D") else "B"
         self.kind = kind or known
         self.dense_layers = int(getattr(arch, "dense_layers", 0))
-        self.head_cached = bool(getattr(arch, "head_cached", False))
+        self.head_cached = isinstance(arch, ArchC)  # pools its cache with pool_cache
 
     def new_state(self, batch: int) -> Any:
         return self.arch.new_state(batch)
@@ -98,9 +99,3 @@ class Repeated(BenchMethod):
             keep = self.inner(pixels, part)
         assert keep is not None
         return keep
-
-
-def module_of(method: BenchMethod) -> nn.Module | None:
-    """The torch module behind a method, when there is one (for profiling and FLOPs)."""
-    inner = getattr(method, "inner", method)
-    return getattr(inner, "arch", None) or getattr(inner, "tower", None)

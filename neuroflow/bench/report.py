@@ -82,11 +82,12 @@ def gate_table(rows: Sequence[dict[str, Any]]) -> Table:
 def header(meta: dict[str, Any]) -> str:
     """One line saying what the numbers were measured on."""
     weights = "RANDOM WEIGHTS (timing only)" if meta.get("random_weights") else "trained weights"
+    busy = " | MACHINE BUSY AT START: numbers skewed" if meta.get("busy_at_start") else ""
     return (
         f"{meta['model']} | {weights} | {meta['device']} {meta['cpu']} x{meta['cpu_count']} | "
         f"torch {meta['torch']} threads {meta['torch_threads']} | {meta['dtype']} | "
         f"clip {meta['video']} ({meta['clip_frames']} frames, warm-up {meta['warmup']}) | "
-        f"load avg {meta.get('load_average')} -> {meta.get('load_average_end')}"
+        f"load avg {meta.get('load_average')} -> {meta.get('load_average_end')}{busy}"
     )
 
 

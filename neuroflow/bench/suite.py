@@ -89,6 +89,12 @@ class BenchReport:
     profiles: dict[str, str] = field(default_factory=dict)
 
 
+def machine_busy(meta: dict[str, Any]) -> bool:
+    """True when the 1-minute load before the run exceeds half the CPU cores."""
+    load = meta.get("load_average")
+    return bool(load) and load[0] > 0.5 * (meta.get("cpu_count") or 1)
+
+
 def _gate_points(
     settings: BenchSettings, features: torch.Tensor
 ) -> list[tuple[GateConfig, float | None]]:
@@ -120,6 +126,14 @@ def run_benchmark(settings: BenchSettings, log: Callable[[str], None] = print) -
             "warmup": settings.warmup,
         }
     )
+    busy = machine_busy(report.meta)
+    report.meta["busy_at_start"] = busy
+    if busy:
+        log(
+            f"warning: the machine is busy before the run (load {report.meta['load_average']} on "
+            f"{report.meta['cpu_count']} cores); interleaving spreads the load over all methods "
+            "but multi-threaded kernels stall, so absolute times and speedups are skewed"
+        )
     clock = Clock(settings.device)
     for size in settings.resolutions:
         frames = prepare(clip, size, dtype=dtype, device=settings.device)

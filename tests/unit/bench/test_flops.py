@@ -78,5 +78,10 @@ def test_counted_method_flops_equal_the_cost_model(name, tower, frames):
             )
             for k in keep
         )
-        assert flops == pytest.approx(model * method.repeats, rel=1e-6)
+        model *= method.repeats
+        if method.head_cached:
+            # the folded head projects its probe once per call, shared by the streams
+            assert model - 2 * 2 * 32 * 32 <= flops <= model
+        else:
+            assert flops == pytest.approx(model, rel=1e-6)
     assert any(k < 1.0 for ks in counted.keep for k in ks) or name in ("dense", "dense_x2")
