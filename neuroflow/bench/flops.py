@@ -1,8 +1,9 @@
 """FLOPs per frame, counted with :class:`torch.utils.flop_counter.FlopCounterMode`.
 
 All figures are FLOPs (a multiply-add counts 2), never MACs. PyTorch's counter knows the
-CUDA attention kernels but not the CPU flash kernel, so :data:`CPU_SDPA` registers the same
-formula for it; without it every attention matmul on CPU would count as zero.
+CUDA attention kernels but neither the CPU flash kernel nor oneDNN's packed linear layer
+(the blocks' CPU path), so :data:`EXTRA_FORMULAS` registers both; without them every
+attention matmul and every linear layer on CPU would count as zero.
 
 :func:`measure_breakdown` splits a tower's dense cost into the parts the ceiling model needs
 (patch embedding, per-token linear work of the attention and MLP branches, the quadratic
@@ -30,13 +31,23 @@ def _cpu_sdpa_flop(
     return sdpa_flop_count(query_shape, key_shape, value_shape)
 
 
-CPU_SDPA = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu_sdpa_flop}
+def _packed_linear_flop(x_shape: Any, w_shape: Any, *args: Any, **kwargs: Any) -> int:
+    rows = 1
+    for size in x_shape[:-1]:
+        rows *= size
+    return 2 * rows * x_shape[-1] * w_shape[0]
+
+
+EXTRA_FORMULAS = {
+    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu_sdpa_flop,
+    torch.ops.mkldnn._linear_pointwise: _packed_linear_flop,
+}
 _ATTENTION_OPS = ("scaled_dot_product", "_flash_attention", "_efficient_attention")
 
 
 def flop_counter() -> FlopCounterMode:
-    """A silent :class:`FlopCounterMode` that also counts CPU scaled-dot-product attention."""
-    return FlopCounterMode(display=False, custom_mapping=CPU_SDPA)
+    """A silent :class:`FlopCounterMode` that also counts CPU attention and packed linears."""
+    return FlopCounterMode(display=False, custom_mapping=EXTRA_FORMULAS)
 
 
 def count_flops(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[int, Any]:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from neuroflow.archs import Architecture
 from neuroflow.archs.pruned import ArchC
+from neuroflow.models.tower import VisionTower
 
 
 class BenchMethod:
@@ -99,3 +101,31 @@ class Repeated(BenchMethod):
             keep = self.inner(pixels, part)
         assert keep is not None
         return keep
+
+
+class HfDense(BenchMethod):
+    """The Hugging Face model's own forward (a reference for the ``dense`` row).
+
+    ``dense`` runs the same blocks as the sparse architectures on every token; this row shows
+    it is not slower than the unmodified HF implementation.
+
+    Args:
+        tower: The vision tower whose HF model is called.
+    """
+
+    name = "hf_dense"
+    kind = "dense"
+
+    def __init__(self, tower: VisionTower) -> None:
+        self.tower = tower
+
+    def new_state(self, batch: int) -> None:
+        return None
+
+    def reset(self, state: None) -> None:
+        return None
+
+    def __call__(self, pixels: Tensor, state: None) -> Tensor:
+        native = tuple(pixels.shape[-2:]) == (self.tower.native_image_size,) * 2
+        self.tower.hf(pixel_values=pixels, interpolate_pos_encoding=not native)
+        return torch.ones(pixels.shape[0], device=pixels.device)

@@ -15,7 +15,7 @@ from transformers import (
 )
 
 from neuroflow.archs import make_arch
-from neuroflow.bench.methods import ArchMethod, BenchMethod, Repeated
+from neuroflow.bench.methods import ArchMethod, BenchMethod, HfDense, Repeated
 from neuroflow.bench.plain_loop import PlainLoop
 from neuroflow.core.gate import GateConfig
 from neuroflow.models import load_vision_model, wrap_tower
@@ -27,7 +27,18 @@ RANDOM_TOWERS = {
     "clip-b16": lambda: CLIPVisionModel(CLIPVisionConfig(patch_size=16)),
     "vit-b16": lambda: ViTModel(ViTConfig(), add_pooling_layer=False),
 }
-METHODS = ("dense", "A", "B", "C", "D", "plain", "random_B", "random_C", "dense_x2")
+METHODS = (
+    "dense",
+    "hf_dense",
+    "A",
+    "B",
+    "C",
+    "D",
+    "plain",
+    "random_B",
+    "random_C",
+    "dense_x2",
+)
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
@@ -104,6 +115,8 @@ def build_method(
             name[-1], tower, keep_fraction, seed=seed, floor_tokens=gate.floor_tokens
         )
         return ArchMethod(arch, name=name, kind=name[-1])
+    if name == "hf_dense":
+        return HfDense(tower)
     if name == "dense_x2":
         return Repeated(ArchMethod(make_arch("dense", tower)), 2)
     raise ValueError(f"unknown bench method {name!r}; choose from {', '.join(METHODS)}")

@@ -54,7 +54,7 @@ def test_repeated_runs_its_method_n_times(tower, frames):
 
 def test_registry_builds_every_method(tower):
     gate = GateConfig(threshold=0.1)
-    names = ["C", "A", "B", "D", "plain", "random_B", "random_C", "dense_x2"]
+    names = ["C", "A", "B", "D", "plain", "random_B", "random_C", "dense_x2", "hf_dense"]
     methods = build_methods(names, tower, gate, keep_fraction=0.25, dense_layers=1)
     assert list(methods)[0] == "dense"  # always there, always first
     assert {m.kind for m in methods.values()} == {"dense", "A", "B", "C", "D"}

@@ -19,10 +19,10 @@ def report(clip_path):
     settings = BenchSettings(
         model="tiny-siglip",
         video=str(clip_path),
-        frames=6,
+        frames=5,
         warmup=2,
         resolutions=[32, 48],
-        methods=["A", "B", "C", "D", "plain", "random_C", "dense_x2"],
+        methods=["B", "C", "plain", "random_C", "dense_x2"],
         gate=GateConfig(ema_decay=0.1),
         target_keep=[0.1],
         streams=[1, 2],
@@ -33,13 +33,11 @@ def report(clip_path):
 
 
 def test_one_row_per_setting_and_method(report):
-    assert len(report.rows) == 2 * 2 * 8
+    assert len(report.rows) == 2 * 2 * 6
     assert {r["method"] for r in report.rows} == {
         "dense",
-        "A",
         "B",
         "C",
-        "D",
         "plain",
         "random_C",
         "dense_x2",
