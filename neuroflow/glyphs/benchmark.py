@@ -8,6 +8,7 @@ same clip aggregation the UCF-101 evaluation uses.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,9 +16,25 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from neuroflow.eval.zeroshot import Aggregation, ZeroShotClassifier, clip_logits, project_image
+from neuroflow.archs import make_arch
+from neuroflow.baselines.random_keep import random_keep_arch
+from neuroflow.eval.zeroshot import (
+    Aggregation,
+    ZeroShotClassifier,
+    build_classifier,
+    clip_logits,
+    project_image,
+)
+from neuroflow.glyphs.calibrate import calibrate_threshold
 from neuroflow.glyphs.clips import ClipSet
 from neuroflow.glyphs.dataset import to_pixels
+from neuroflow.glyphs.render import CLASS_NAMES
+from neuroflow.glyphs.stats import paired_comparison, wilson
+from neuroflow.glyphs.text import TEMPLATES
+from neuroflow.glyphs.zeroshot_images import pixel_stats
+from neuroflow.models import wrap_tower
+
+GATE_MODES = ("budget", "threshold")
 
 
 @dataclass
@@ -126,3 +143,79 @@ def keep_stats(run: ClipRun, motion: Tensor) -> dict:
         "motion_recall": float(recall),
         "keep_count_per_frame": float(keep.sum(-1).float().mean()),
     }
+
+
+class Evaluator:
+    """Runs the architectures of one model over clip sets.
+
+    Args:
+        model: HF image-text model.
+        processor: Its processor.
+        ema_decay: Gate EMA decay of Arch C.
+        gate_mode: ``"budget"`` (top-k surprise, exactly ``k`` per frame) or
+            ``"threshold"`` (the paper's gate, threshold calibrated to ``k`` on the
+            variant's calibration clips; random keep then matches its count frame by frame).
+        batch: Clips per batch of streams.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        processor: object,
+        ema_decay: float = 0.1,
+        gate_mode: str = "budget",
+        batch: int = 128,
+    ) -> None:
+        if gate_mode not in GATE_MODES:
+            raise ValueError(f"gate_mode must be 'budget' or 'threshold', got {gate_mode!r}")
+        self.model, self.tower = model, wrap_tower(model)
+        self.stats = pixel_stats(processor)
+        self.classifier: ZeroShotClassifier = build_classifier(
+            model, processor, CLASS_NAMES, TEMPLATES
+        )
+        self.ema_decay, self.gate_mode, self.batch = ema_decay, gate_mode, batch
+
+    def run(self, arch: nn.Module, clips: ClipSet, counts: torch.Tensor | None = None) -> ClipRun:
+        """Frame embeddings and keep masks of ``arch`` on ``clips``."""
+        return run_clips(arch, self.model, clips, self.stats, self.batch, counts)
+
+    def arch_c(self, keep: float, calibration: ClipSet) -> tuple[nn.Module, float | None]:
+        """Arch C at keep fraction ``keep`` and its threshold (None in budget mode)."""
+        if self.gate_mode == "budget":
+            arch = make_arch(
+                "C", self.tower, mode="budget", keep_fraction=keep, ema_decay=self.ema_decay
+            )
+            return arch, None
+        theta = calibrate_threshold(self.tower, calibration, keep, self.ema_decay, self.stats)
+        return make_arch("C", self.tower, threshold=theta, ema_decay=self.ema_decay), theta
+
+    def variant(
+        self, clips: ClipSet, keeps: Sequence[float], calibration: ClipSet, with_random: bool = True
+    ) -> dict:
+        """Dense and matched Arch C / random-keep results on one clip set."""
+        labels = clips.labels
+        dense = self.run(make_arch("dense", self.tower), clips)
+        motion = clips.patch_motion(self.tower.patch_size)
+        hits = {"dense": clip_correct(self.classifier, dense, labels)}
+        result = {"n": len(clips), "dense": dense_accuracy(self.classifier, dense, labels)}
+        result["rows"], result["hits"] = [], hits
+        for keep in keeps:
+            arch, theta = self.arch_c(keep, calibration)
+            runs = {"arch_c": self.run(arch, clips)}
+            if with_random:
+                counts = runs["arch_c"].keep.sum(-1) if theta is not None else None
+                rand = random_keep_arch("C", self.tower, keep, seed=0, floor_tokens=4)
+                runs["random"] = self.run(rand, clips, counts)
+            row: dict = {"keep_target": keep, "threshold": theta}
+            for name, run in runs.items():
+                hits[f"{name}@{keep}"] = h = clip_correct(self.classifier, run, labels)
+                row[name] = {
+                    "clip_acc": float(h.mean()),
+                    "clip_acc_ci95": wilson(h),
+                    **fidelity(run, dense),
+                    **keep_stats(run, motion),
+                }
+            if with_random:
+                row["paired"] = paired_comparison(hits[f"arch_c@{keep}"], hits[f"random@{keep}"])
+            result["rows"].append(row)
+        return result

@@ -43,6 +43,7 @@ class ClipSpec:
         data: Glyph geometry and background style (shared with the image data set).
         paths: Path kinds to draw from.
         min_travel: Smallest extent of the glyph path in pixels (8 = two 4-pixel patches).
+        sweeps: Times the path is traversed (back and forth) per clip; sets the speed.
         noise: Sensor-noise std per frame (0-255 scale).
         pan: Largest camera-pan speed in pixels per frame (0: static camera).
         distractors: Moving discs per clip.
@@ -56,6 +57,7 @@ class ClipSpec:
     data: DataConfig = field(default_factory=DataConfig)
     paths: tuple[str, ...] = PATH_KINDS
     min_travel: float = 8.0
+    sweeps: float = 1.0
     noise: float = 3.0
     pan: float = 0.0
     distractors: int = 0
@@ -67,8 +69,8 @@ class ClipSpec:
             raise ValueError(f"clips need at least 2 frames, got {self.frames}")
         if not 0.0 < self.change_at[0] <= self.change_at[1] < 1.0:
             raise ValueError(f"change_at {self.change_at} must be shares of the clip in (0, 1)")
-        if self.pan < 0 or self.noise < 0 or self.distractors < 0:
-            raise ValueError("pan, noise and distractors must be non-negative")
+        if self.pan < 0 or self.noise < 0 or self.distractors < 0 or self.sweeps <= 0:
+            raise ValueError("pan, noise and distractors must be non-negative, sweeps positive")
 
 
 @dataclass
@@ -167,7 +169,7 @@ def make_clip(rng: np.random.Generator, split: Split, spec: ClipSpec) -> dict:
         share = rng.uniform(spec.change_at[0], spec.change_at[1])
         change_frame = min(frames - 1, max(1, round(share * frames)))
     kind = spec.paths[int(rng.integers(len(spec.paths)))]
-    path = sample_path(rng, kind, frames, spec.data.spec.max_shift, spec.min_travel)
+    path = sample_path(rng, kind, frames, spec.data.spec.max_shift, spec.min_travel, spec.sweeps)
     tracks = _distractor_tracks(rng, spec, size, float(luminance(field_.mean(axis=(0, 1)))))
     clean = np.empty((frames, size, size, 3), np.float32)
     glyph = np.zeros((frames, size, size), np.float32)

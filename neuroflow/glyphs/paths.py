@@ -19,25 +19,30 @@ def _extent(points: np.ndarray) -> float:
     return float(np.sqrt((diff**2).sum(-1)).max())
 
 
-def _linear(rng: np.random.Generator, frames: int, box: np.ndarray) -> np.ndarray:
+def progress(frames: int, sweeps: float) -> np.ndarray:
+    """``[frames]`` position along a path: 0 -> 1 once per sweep, back and forth (ping-pong)."""
+    x = np.linspace(0.0, sweeps, frames)
+    return 1.0 - np.abs(1.0 - np.mod(x, 2.0))
+
+
+def _linear(rng: np.random.Generator, frames: int, box: np.ndarray, sweeps: float) -> np.ndarray:
     start, end = rng.uniform(-box, box, size=(2, 2))
-    t = np.linspace(0.0, 1.0, frames)[:, None]
-    return start + t * (end - start)
+    return start + progress(frames, sweeps)[:, None] * (end - start)
 
 
-def _arc(rng: np.random.Generator, frames: int, box: np.ndarray) -> np.ndarray:
+def _arc(rng: np.random.Generator, frames: int, box: np.ndarray, sweeps: float) -> np.ndarray:
     radius = rng.uniform(0.5, 1.0) * float(box.max())
     start = rng.uniform(0, 2 * np.pi)
     sweep = rng.uniform(0.6, 1.2) * np.pi * rng.choice([-1.0, 1.0])
-    angle = start + np.linspace(0.0, sweep, frames)
+    angle = start + progress(frames, sweeps) * sweep
     return radius * np.stack([np.sin(angle), np.cos(angle)], axis=1)
 
 
-def _oscillate(rng: np.random.Generator, frames: int, box: np.ndarray) -> np.ndarray:
+def _oscillate(rng: np.random.Generator, frames: int, box: np.ndarray, sweeps: float) -> np.ndarray:
     heading = rng.uniform(0, np.pi)
     direction = np.array([np.sin(heading), np.cos(heading)])
     amplitude = rng.uniform(0.5, 1.0) * float(box.max())
-    period = rng.uniform(5.0, 10.0)
+    period = max(2.5, rng.uniform(5.0, 10.0) / sweeps)
     phase = rng.uniform(0, 2 * np.pi)
     wave = np.sin(2 * np.pi * np.arange(frames) / period + phase)
     return amplitude * wave[:, None] * direction
@@ -61,6 +66,7 @@ def sample_path(
     frames: int,
     max_shift: tuple[int, int],
     min_travel: float,
+    sweeps: float = 1.0,
     tries: int = 200,
 ) -> np.ndarray:
     """A ``[frames, 2]`` path of ``kind`` inside the box, travelling ``min_travel`` or more.
@@ -71,6 +77,8 @@ def sample_path(
         frames: Path length.
         max_shift: Half-sizes (rows, cols) of the box.
         min_travel: Smallest distance in pixels between the path's farthest points.
+        sweeps: How often a linear or arc path is traversed (back and forth) in the clip;
+            an oscillation's period is divided by it. Speed grows with it.
         tries: Rejection-sampling attempts before giving up.
 
     Raises:
@@ -80,7 +88,7 @@ def sample_path(
         raise ValueError(f"unknown path kind {kind!r}; choose one of {', '.join(PATH_KINDS)}")
     box = np.asarray(max_shift, dtype=np.float64)
     for _ in range(tries):
-        points = _place(rng, BUILDERS[kind](rng, frames, box), box)
+        points = _place(rng, BUILDERS[kind](rng, frames, box, sweeps), box)
         if points is not None and _extent(points) >= min_travel:
             return points
     raise ValueError(

@@ -3,7 +3,8 @@
 For every benchmark variant: dense accuracy (per frame, first frame alone, last frame,
 clip), then Arch C and random keep (Arch C's encoder and cache with a random-keep gate)
 at matched keep fractions, with the paired difference, its bootstrap interval and
-McNemar's test, per variant and pooled over variants. Run it as::
+McNemar's test, per variant and pooled (over all variants, and over the motion variants
+without the digit change). Per-clip hits are kept as ``"0110..."`` strings. Run it as::
 
     python -m neuroflow.glyphs.report --out experiments/mini_siglip/results.json
 """
@@ -20,26 +21,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from neuroflow.archs import make_arch
-from neuroflow.baselines.random_keep import random_keep_arch
-from neuroflow.eval.zeroshot import ZeroShotClassifier, build_classifier
-from neuroflow.glyphs.benchmark import (
-    ClipRun,
-    clip_correct,
-    dense_accuracy,
-    fidelity,
-    keep_stats,
-    run_clips,
-)
-from neuroflow.glyphs.calibrate import calibrate_threshold
+from neuroflow.glyphs.benchmark import GATE_MODES, Evaluator
 from neuroflow.glyphs.clips import ClipSet, ClipSpec, make_clips
 from neuroflow.glyphs.io import SHIPPED_DIR, load_mini_siglip
-from neuroflow.glyphs.render import CLASS_NAMES
-from neuroflow.glyphs.stats import paired_comparison, wilson
+from neuroflow.glyphs.stats import paired_comparison
 from neuroflow.glyphs.summary import summary_table
-from neuroflow.glyphs.text import TEMPLATES
-from neuroflow.glyphs.zeroshot_images import pixel_stats
-from neuroflow.models import wrap_tower
 
 VARIANTS: dict[str, dict] = {
     "moving": {},
@@ -48,93 +34,35 @@ VARIANTS: dict[str, dict] = {
     "change": {"change": True},
 }
 KEEP_FRACTIONS = (0.1, 0.2, 0.35)
-GATE_MODES = ("budget", "threshold")
 TEST_SEED = 0  # the deterministic test set
 CALIBRATION_SEED = 1  # threshold calibration clips (training backgrounds)
 
 
-class Evaluator:
-    """Runs the architectures of one model over clip sets.
+def clip_set(
+    name: str, count: int, frames: int, calibration: bool = False, base: dict | None = None
+) -> ClipSet:
+    """Test clips of a variant, or its calibration clips (training backgrounds, own seed).
 
-    Args:
-        model: HF image-text model.
-        processor: Its processor.
-        ema_decay: Gate EMA decay of Arch C.
-        gate_mode: ``"budget"`` (top-k surprise, exactly ``k`` per frame) or
-            ``"threshold"`` (the paper's gate, threshold calibrated to ``k`` on the
-            variant's calibration clips; random keep then matches its count frame by frame).
-        batch: Clips per batch of streams.
+    ``base`` holds :class:`ClipSpec` fields applied to every variant (e.g. faster motion).
     """
-
-    def __init__(
-        self,
-        model: nn.Module,
-        processor: object,
-        ema_decay: float = 0.1,
-        gate_mode: str = "budget",
-        batch: int = 128,
-    ) -> None:
-        if gate_mode not in GATE_MODES:
-            raise ValueError(f"gate_mode must be 'budget' or 'threshold', got {gate_mode!r}")
-        self.model, self.tower = model, wrap_tower(model)
-        self.stats = pixel_stats(processor)
-        self.classifier: ZeroShotClassifier = build_classifier(
-            model, processor, CLASS_NAMES, TEMPLATES
-        )
-        self.ema_decay, self.gate_mode, self.batch = ema_decay, gate_mode, batch
-
-    def run(self, arch: nn.Module, clips: ClipSet, counts: torch.Tensor | None = None) -> ClipRun:
-        """Frame embeddings and keep masks of ``arch`` on ``clips``."""
-        return run_clips(arch, self.model, clips, self.stats, self.batch, counts)
-
-    def arch_c(self, keep: float, calibration: ClipSet) -> tuple[nn.Module, float | None]:
-        """Arch C at keep fraction ``keep`` and its threshold (None in budget mode)."""
-        if self.gate_mode == "budget":
-            arch = make_arch(
-                "C", self.tower, mode="budget", keep_fraction=keep, ema_decay=self.ema_decay
-            )
-            return arch, None
-        theta = calibrate_threshold(self.tower, calibration, keep, self.ema_decay, self.stats)
-        return make_arch("C", self.tower, threshold=theta, ema_decay=self.ema_decay), theta
-
-    def variant(
-        self, clips: ClipSet, keeps: Sequence[float], calibration: ClipSet, with_random: bool = True
-    ) -> dict:
-        """Dense and matched Arch C / random-keep results on one clip set."""
-        labels = clips.labels
-        dense = self.run(make_arch("dense", self.tower), clips)
-        motion = clips.patch_motion(self.tower.patch_size)
-        hits = {"dense": clip_correct(self.classifier, dense, labels)}
-        result = {"n": len(clips), "dense": dense_accuracy(self.classifier, dense, labels)}
-        result["rows"], result["hits"] = [], hits
-        for keep in keeps:
-            arch, theta = self.arch_c(keep, calibration)
-            runs = {"arch_c": self.run(arch, clips)}
-            if with_random:
-                counts = runs["arch_c"].keep.sum(-1) if theta is not None else None
-                rand = random_keep_arch("C", self.tower, keep, seed=0, floor_tokens=4)
-                runs["random"] = self.run(rand, clips, counts)
-            row: dict = {"keep_target": keep, "threshold": theta}
-            for name, run in runs.items():
-                hits[f"{name}@{keep}"] = h = clip_correct(self.classifier, run, labels)
-                row[name] = {
-                    "clip_acc": float(h.mean()),
-                    "clip_acc_ci95": wilson(h),
-                    **fidelity(run, dense),
-                    **keep_stats(run, motion),
-                }
-            if with_random:
-                row["paired"] = paired_comparison(hits[f"arch_c@{keep}"], hits[f"random@{keep}"])
-            result["rows"].append(row)
-        return result
-
-
-def clip_set(name: str, count: int, frames: int, calibration: bool = False) -> ClipSet:
-    """Test clips of a variant, or its calibration clips (training backgrounds, own seed)."""
-    spec = ClipSpec(frames=frames, **VARIANTS[name])
+    spec = ClipSpec(frames=frames, **{**(base or {}), **VARIANTS[name]})
     if calibration:
         return make_clips(count, spec, seed=CALIBRATION_SEED, split="train")
     return make_clips(count, spec, seed=TEST_SEED)
+
+
+def pooled_groups(results: dict[str, dict], keeps: Sequence[float]) -> dict[str, list[dict]]:
+    """Pooled comparisons over all variants and over the motion variants (all but change)."""
+    groups = {"all": results}
+    motion = {k: v for k, v in results.items() if not VARIANTS[k].get("change")}
+    if motion and len(motion) < len(results):
+        groups["motion"] = motion
+    return {name: pooled(group, keeps) for name, group in groups.items()}
+
+
+def _bits(hits: np.ndarray) -> str:
+    """Per-clip hits as a compact ``"0110..."`` string (kept in the JSON for re-pooling)."""
+    return "".join("1" if h else "0" for h in hits)
 
 
 def pooled(results: dict[str, dict], keeps: Sequence[float]) -> list[dict]:
@@ -164,6 +92,7 @@ def select_ema_decay(
     keeps: Sequence[float],
     frames: int,
     count: int = 100,
+    base: dict | None = None,
 ) -> tuple[float, dict[str, float]]:
     """The EMA decay with the best mean Arch C clip accuracy on calibration clips.
 
@@ -174,7 +103,7 @@ def select_ema_decay(
         ev = Evaluator(model, processor, decay, "budget")
         accs = []
         for name in variants:
-            calib = clip_set(name, count, frames, calibration=True)
+            calib = clip_set(name, count, frames, calibration=True, base=base)
             rows = ev.variant(calib, keeps, calib, with_random=False)["rows"]
             accs += [row["arch_c"]["clip_acc"] for row in rows]
         scores[str(decay)] = float(np.mean(accs))
@@ -191,40 +120,49 @@ def evaluate(
     gate_modes: Sequence[str] = ("budget",),
     frames: int = 16,
     batch: int = 128,
+    base: dict | None = None,
 ) -> dict:
     """The full benchmark report (JSON-ready, per-clip hits dropped).
 
-    With several ``ema_decays`` the decay is first selected on calibration clips.
+    With several ``ema_decays`` the decay is first selected on calibration clips. ``base``
+    holds :class:`ClipSpec` fields applied to every variant (the harder suite).
     """
     model, processor = load_mini_siglip(model_dir)
     start = time.perf_counter()
+    shipped = Path(model_dir).resolve() == SHIPPED_DIR.resolve()
     report: dict = {
-        "model": str(model_dir),
+        "model": "mini_siglip (shipped)" if shipped else str(model_dir),
         "frames": frames,
         "test_seed": TEST_SEED,
         "calibration_seed": CALIBRATION_SEED,
         "clips_per_variant": clips_per_variant,
         "variants": {k: dict(VARIANTS[k]) for k in variants},
+        "base": base or {},
         "modes": {},
     }
     with torch.inference_mode():
         decay, scores = ema_decays[0], None
         if len(ema_decays) > 1:
-            decay, scores = select_ema_decay(model, processor, ema_decays, variants, keeps, frames)
+            decay, scores = select_ema_decay(
+                model, processor, ema_decays, variants, keeps, frames, base=base
+            )
         report["ema_decay"], report["ema_selection"] = decay, scores
         for mode in gate_modes:
             ev = Evaluator(model, processor, decay, mode, batch)
             results = {
                 name: ev.variant(
-                    clip_set(name, clips_per_variant, frames),
+                    clip_set(name, clips_per_variant, frames, base=base),
                     keeps,
-                    clip_set(name, 64, frames, calibration=True),
+                    clip_set(name, 64, frames, calibration=True, base=base),
                 )
                 for name in variants
             }
             report["modes"][mode] = {
-                "results": {k: {kk: v[kk] for kk in v if kk != "hits"} for k, v in results.items()},
-                "pooled": pooled(results, keeps),
+                "results": {
+                    k: {**v, "hits": {h: _bits(b) for h, b in v["hits"].items()}}
+                    for k, v in results.items()
+                },
+                "pooled": pooled_groups(results, keeps),
             }
     report["seconds"] = round(time.perf_counter() - start, 1)
     return report
@@ -247,6 +185,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--gate-mode", nargs="+", choices=GATE_MODES, default=["budget"])
     parser.add_argument("--frames", type=int, default=16, help="frames per clip")
+    parser.add_argument(
+        "--sweeps",
+        type=float,
+        default=1.0,
+        help="path traversals per clip for every variant (speed)",
+    )
+    parser.add_argument(
+        "--min-travel",
+        type=float,
+        default=8.0,
+        help="smallest glyph path extent in pixels for every variant",
+    )
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -258,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         args.ema_decay,
         args.gate_mode,
         args.frames,
+        base={"sweeps": args.sweeps, "min_travel": args.min_travel},
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")

@@ -68,7 +68,7 @@ def summary_table(report: dict) -> str:
             dense_table(block["results"]),
             "",
             comparison_table(block["results"]),
-            "",
-            pooled_table(block["pooled"]),
         ]
+        for group, rows in block["pooled"].items():
+            parts += ["", f"pooled over {group} variants:", "", pooled_table(rows)]
     return "\n".join(parts)

@@ -10,6 +10,7 @@ from neuroflow import make_arch
 from neuroflow.baselines.random_keep import random_keep_arch
 from neuroflow.eval.zeroshot import build_classifier
 from neuroflow.glyphs.benchmark import (
+    Evaluator,
     clip_correct,
     dense_accuracy,
     fidelity,
@@ -21,7 +22,7 @@ from neuroflow.glyphs.clips import ClipSpec, make_clips
 from neuroflow.glyphs.io import save_model
 from neuroflow.glyphs.model import ModelSize, build_model, build_processor
 from neuroflow.glyphs.render import CLASS_NAMES
-from neuroflow.glyphs.report import Evaluator, main
+from neuroflow.glyphs.report import main
 from neuroflow.glyphs.summary import summary_table
 from neuroflow.glyphs.text import TEMPLATES, build_tokenizer
 from neuroflow.models import wrap_tower
@@ -146,6 +147,9 @@ def test_report_cli_writes_json(tiny, tmp_path):
     assert report["ema_decay"] in (0.1, 0.5) and set(report["ema_selection"]) == {"0.1", "0.5"}
     block = report["modes"]["threshold"]
     assert set(block["results"]) == {"moving", "change"}
-    pooled = block["pooled"][0]
+    pooled = block["pooled"]["all"][0]
     assert pooled["paired"]["n"] == 8 and 0 <= pooled["arch_c_clip_acc"] <= 1
+    assert block["pooled"]["motion"][0]["paired"]["n"] == 4
+    hits = block["results"]["change"]["hits"]
+    assert set(hits) == {"dense", "arch_c@0.2", "random@0.2"} and len(hits["dense"]) == 4
     assert "| keep |" in summary_table(report) and np.isfinite(report["seconds"])
