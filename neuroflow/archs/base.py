@@ -89,8 +89,11 @@ def check_frames(pixels: Tensor, tower: VisionTower, state: StreamState) -> None
             f"frames hold {pixels.shape[0]} streams but the state was made for {state.batch}; "
             "use new_state(batch=...) with the batch size of the frames"
         )
-    if not torch.isfinite(pixels).all():
-        raise ValueError("frames contain NaN or infinite pixel values")
+    # One reduction pass: a finite float32 sum proves every pixel finite; only when it is not
+    # (NaN, inf, or an overflow of huge finite values) is the element-wise check run.
+    if not torch.isfinite(pixels.sum(dtype=torch.float32)):
+        if not torch.isfinite(pixels).all():
+            raise ValueError("frames contain NaN or infinite pixel values")
     tower.grid_for(pixels.shape[-2], pixels.shape[-1])
 
 
@@ -150,7 +153,7 @@ class Dense(Architecture):
     name = "dense"
 
     def step(self, emb: Embedded, state: StreamState) -> ArchOutput:
-        embedding = self.tower.pool(self.tower.encode(emb.tokens))
+        embedding = self.tower.fast_pool(self.tower.encode(emb.tokens))
         b, n = emb.patch_features.shape[:2]
         keep = torch.ones(b, n, dtype=torch.bool, device=embedding.device)
         gated = GateOutput(

@@ -8,57 +8,17 @@
 
 Active tokens of different streams are packed into one sequence; attention stays within
 each stream.
-
-C and D pool over every cached token. SigLIP's MAP head is one fixed probe attending over the
-tokens, so its per-token work folds (:func:`pool_cache`): the logits of head ``h`` are
-``x_i . (W_k,h^T q_h)`` (the key bias adds a per-head constant, which softmax cancels) and
-its output is ``W_v,h (sum_i p_hi x_i) + b_v,h``. The key and value projections of the
-cached tokens are never formed: the head over N tokens costs O(N D H) instead of O(N D^2),
-the same result up to rounding, with no extra state.
 """
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from neuroflow.archs.base import Architecture, ArchOutput, StreamState
 from neuroflow.core.cache import CorticalCache
 from neuroflow.core.gate import RetinalGate
 from neuroflow.core.packing import Packing, make_packing, pack, to_layout
 from neuroflow.models.tower import Embedded, VisionTower
-
-
-def _foldable_head(tower: VisionTower) -> nn.Module | None:
-    """SigLIP's MAP head when its attention is a plain single-probe ``nn.MultiheadAttention``."""
-    head = getattr(tower.hf, "head", None)
-    attn = getattr(head, "attention", None)
-    if tower.family != "siglip" or not isinstance(attn, nn.MultiheadAttention):
-        return None
-    plain = attn._qkv_same_embed_dim and attn.in_proj_bias is not None and attn.batch_first
-    if not plain or attn.bias_k is not None or attn.add_zero_attn or head.probe.shape[1] != 1:
-        return None
-    return head
-
-
-def pool_cache(tower: VisionTower, hidden: Tensor) -> Tensor:
-    """Pool ``[B, P + N, D]`` cached tokens; equals ``tower.pool`` (folded MAP head, see above)."""
-    head = _foldable_head(tower)
-    if head is None:
-        return tower.pool(hidden)
-    attn = head.attention
-    x = tower.hf.post_layernorm(hidden)
-    d, heads = x.shape[-1], attn.num_heads
-    w_q, w_k, w_v = attn.in_proj_weight.chunk(3)
-    b_q, _, b_v = attn.in_proj_bias.chunk(3)
-    q = F.linear(head.probe.reshape(1, d), w_q, b_q).view(heads, -1) * (d // heads) ** -0.5
-    u = torch.einsum("hc,hcd->hd", q, w_k.view(heads, -1, d))  # [H, D]
-    p = torch.softmax(torch.matmul(x, u.t()), dim=1)  # [B, n, H]
-    mixed = torch.matmul(p.transpose(1, 2), x)  # [B, H, D]
-    v = torch.einsum("bhd,hcd->bhc", mixed, w_v.view(heads, -1, d)) + b_v.view(heads, -1)
-    out = attn.out_proj(v.reshape(-1, d))
-    return out + head.mlp(head.layernorm(out))
 
 
 class ArchB(Architecture):
@@ -106,7 +66,7 @@ class ArchC(ArchB):
         """Write the active outputs into the stream cache and pool over every slot."""
         buffer = state.buffer("cache", tuple(emb.tokens.shape), hidden)
         self.cache.write(buffer, hidden, packing, fresh)
-        return pool_cache(self.tower, buffer)
+        return self.tower.fast_pool(buffer)
 
     def step(self, emb: Embedded, state: StreamState) -> ArchOutput:
         gated = self.gate_step(emb, state)

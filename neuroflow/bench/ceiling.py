@@ -9,13 +9,15 @@ dense FLOPs over the method's FLOPs. For Arch B this is the reference formula
 counted inside ``f_lin``. Each method has its own cost model:
 
 * ``B`` (and random keep, which prunes the same way): everything on ``n`` tokens.
-* ``C`` / ``plain``: like B, but the pooling head runs over all ``P + N`` cached tokens.
-  With ``head_cached`` the head is the one Arch C runs over its cache
-  (:func:`~neuroflow.archs.pruned.pool_cache`: SigLIP's MAP head folded so cached tokens
-  cost O(D H) each instead of the K/V projections' O(D^2)); C's ceiling then is at or
-  slightly above B's. Without it (the plain loop, the HF head) ``f_head' = f_head``.
+* ``C``: like B, but the pooling head runs over all ``P + N`` cached tokens.
 * ``D``: the first ``dense_layers`` blocks on every token, the rest on ``n``; head as C.
 * ``A``: attention (projections and matmuls) on every token, MLP on ``n``; head over all.
+
+The dense reference and the architectures pool with ``tower.fast_pool`` (SigLIP's MAP head
+folded, so a pooled token costs O(D H) instead of the K/V projections' O(D^2); this is the
+"cached head K/V" case of the reference table, where C's ceiling equals B's). Methods that
+call the HF model's own head (the plain loop, ``hf_dense``) pay its full cost:
+``hf_head=True``, i.e. ``f_head' = f_head``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ CEILING_KINDS = ("dense", "A", "B", "C", "D")
 
 
 def method_flops(
-    bd: FlopBreakdown, k: float, kind: str, *, dense_layers: int = 0, head_cached: bool = False
+    bd: FlopBreakdown, k: float, kind: str, *, dense_layers: int = 0, hf_head: bool = False
 ) -> float:
     """Model FLOPs of one frame of a method of ``kind`` at keep fraction ``k``.
 
@@ -35,7 +37,7 @@ def method_flops(
         k: Fraction of the ``N`` patch tokens kept, in [0, 1].
         kind: ``"dense"``, ``"A"``, ``"B"``, ``"C"`` or ``"D"``.
         dense_layers: Leading dense blocks of Arch D.
-        head_cached: C/D pool with the cache head of ``bd`` instead of the tower's head.
+        hf_head: The method pools with the HF model's head instead of ``tower.fast_pool``.
     """
     if not 0.0 <= k <= 1.0:
         raise ValueError(f"keep fraction must lie in [0, 1], got {k}")
@@ -43,22 +45,20 @@ def method_flops(
         raise ValueError(f"unknown ceiling kind {kind!r}; choose one of {CEILING_KINDS}")
     full = bd.tokens
     n = bd.num_prefix + k * bd.num_patches
+    head = bd.hf_head if hf_head else bd.head
     if kind == "dense":
-        return bd.dense
+        return bd.patch_embed + bd.block_cost(full, bd.layers) + head(full)
     if kind == "A":
         share = bd.attn_linear * full + bd.attention * full * full + bd.mlp * n
-        return bd.patch_embed + share + bd.head(full)
-    if kind == "B":
-        head = bd.head(n)
-    else:
-        head = bd.cache_head(full) if head_cached else bd.head(full)
+        return bd.patch_embed + share + head(full)
     dense_part = bd.block_cost(full, dense_layers) if kind == "D" else 0.0
     sparse_layers = bd.layers - (dense_layers if kind == "D" else 0)
-    return bd.patch_embed + dense_part + bd.block_cost(n, sparse_layers) + head
+    pooled = n if kind == "B" else full
+    return bd.patch_embed + dense_part + bd.block_cost(n, sparse_layers) + head(pooled)
 
 
 def ceiling(
-    bd: FlopBreakdown, k: float, kind: str, *, dense_layers: int = 0, head_cached: bool = False
+    bd: FlopBreakdown, k: float, kind: str, *, dense_layers: int = 0, hf_head: bool = False
 ) -> float:
     """``S(k)``: dense FLOPs over the method's FLOPs at keep fraction ``k`` (see module doc)."""
-    return bd.dense / method_flops(bd, k, kind, dense_layers=dense_layers, head_cached=head_cached)
+    return bd.dense / method_flops(bd, k, kind, dense_layers=dense_layers, hf_head=hf_head)

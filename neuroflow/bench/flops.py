@@ -21,7 +21,6 @@ import torch
 from torch import Tensor
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
-from neuroflow.archs.pruned import pool_cache
 from neuroflow.models.tower import VisionTower
 
 
@@ -83,11 +82,12 @@ class FlopBreakdown:
         attn_linear: Per-token FLOPs of Q, K, V and output projections, all blocks.
         mlp: Per-token FLOPs of the MLPs, all blocks.
         attention: FLOPs of the attention matmuls per squared token count, all blocks.
-        head_fixed: Pooling-head FLOPs that do not grow with its token count.
-        head_per_token: Pooling-head FLOPs per pooled token (e.g. the MAP head's K/V).
-        cache_head_fixed: Fixed FLOPs of the head as Arch C/D pool their cache
-            (:func:`~neuroflow.archs.pruned.pool_cache`, the folded MAP head).
-        cache_head_per_token: Per-token FLOPs of that head.
+        head_fixed: FLOPs of the architectures' pooling (``tower.fast_pool``) that do not
+            grow with the pooled token count.
+        head_per_token: Its FLOPs per pooled token.
+        hf_head_fixed: The same for the HF model's own head (``tower.pool``; the plain loop
+            and ``hf_dense``); None when it equals the architectures' head.
+        hf_head_per_token: Per-token FLOPs of the HF head (e.g. the MAP head's K/V).
     """
 
     num_patches: int
@@ -100,8 +100,8 @@ class FlopBreakdown:
     attention: float
     head_fixed: float
     head_per_token: float
-    cache_head_fixed: float | None = None
-    cache_head_per_token: float | None = None
+    hf_head_fixed: float | None = None
+    hf_head_per_token: float | None = None
 
     @property
     def tokens(self) -> int:
@@ -118,11 +118,11 @@ class FlopBreakdown:
         """Pooling-head FLOPs over ``n`` tokens."""
         return self.head_fixed + self.head_per_token * n
 
-    def cache_head(self, n: float) -> float:
-        """FLOPs of Arch C/D's cache pooling over ``n`` tokens (the plain head when unknown)."""
-        if self.cache_head_fixed is None or self.cache_head_per_token is None:
+    def hf_head(self, n: float) -> float:
+        """FLOPs of the HF model's own head over ``n`` tokens."""
+        if self.hf_head_fixed is None or self.hf_head_per_token is None:
             return self.head(n)
-        return self.cache_head_fixed + self.cache_head_per_token * n
+        return self.hf_head_fixed + self.hf_head_per_token * n
 
     @property
     def dense(self) -> float:
@@ -169,8 +169,8 @@ def measure_breakdown(tower: VisionTower, image_size: int) -> FlopBreakdown:
         att, lin = split_attention(block.attention_delta, x)
         attention, attn_linear = attention + att, attn_linear + lin
         mlp += count_flops(block.mlp_delta, x)[0]
-    head_fixed, per_token = _linear_cost(tower.pool, x)
-    cache_fixed, cache_per_token = _linear_cost(lambda h: pool_cache(tower, h), x)
+    head_fixed, per_token = _linear_cost(tower.fast_pool, x)
+    hf_fixed, hf_per_token = _linear_cost(tower.pool, x)
     del emb
     return FlopBreakdown(
         num_patches=n_patch,
@@ -183,8 +183,8 @@ def measure_breakdown(tower: VisionTower, image_size: int) -> FlopBreakdown:
         attention=attention / (n * n),
         head_fixed=head_fixed,
         head_per_token=per_token,
-        cache_head_fixed=cache_fixed,
-        cache_head_per_token=cache_per_token,
+        hf_head_fixed=hf_fixed,
+        hf_head_per_token=hf_per_token,
     )
 
 

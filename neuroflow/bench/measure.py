@@ -72,7 +72,7 @@ def make_rows(
                 k,
                 method.kind,
                 dense_layers=method.dense_layers,
-                head_cached=method.head_cached,
+                hf_head=method.hf_head,
             )
             / method.repeats
         )

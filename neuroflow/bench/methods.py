@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from neuroflow.archs import Architecture
-from neuroflow.archs.pruned import ArchC
+from neuroflow.archs.mlp_skip import ArchA
 from neuroflow.models.tower import VisionTower
 
 
@@ -24,14 +24,14 @@ class BenchMethod:
         name: Row label.
         kind: Ceiling cost model: ``"dense"``, ``"A"``, ``"B"``, ``"C"`` or ``"D"``.
         dense_layers: Leading dense blocks (Arch D's cost model).
-        head_cached: Pools its cache with Arch C's folded head (cost model of the head).
+        hf_head: Pools with the HF model's own head, not ``tower.fast_pool`` (cost model).
         repeats: How many times the work is done per frame (calibration controls).
     """
 
     name = "method"
     kind = "dense"
     dense_layers = 0
-    head_cached = False
+    hf_head = False
     repeats = 1
 
     def new_state(self, batch: int) -> Any:
@@ -63,7 +63,7 @@ class ArchMethod(BenchMethod):
         known = arch.name if arch.name in ("dense", "A", "B", "C", "D") else "B"
         self.kind = kind or known
         self.dense_layers = int(getattr(arch, "dense_layers", 0))
-        self.head_cached = isinstance(arch, ArchC)  # pools its cache with pool_cache
+        self.hf_head = isinstance(arch, ArchA)  # Arch A pools with tower.pool
 
     def new_state(self, batch: int) -> Any:
         return self.arch.new_state(batch)
@@ -86,7 +86,7 @@ class Repeated(BenchMethod):
         self.inner, self.repeats = method, int(times)
         self.name = f"{method.name}_x{times}"
         self.kind, self.dense_layers = method.kind, method.dense_layers
-        self.head_cached = method.head_cached
+        self.hf_head = method.hf_head
 
     def new_state(self, batch: int) -> list[Any]:
         return [self.inner.new_state(batch) for _ in range(self.repeats)]
@@ -115,6 +115,7 @@ class HfDense(BenchMethod):
 
     name = "hf_dense"
     kind = "dense"
+    hf_head = True
 
     def __init__(self, tower: VisionTower) -> None:
         self.tower = tower

@@ -38,6 +38,7 @@ class PlainLoop(BenchMethod):
 
     name = "plain"
     kind = "C"
+    hf_head = True
 
     def __init__(self, tower: VisionTower, gate: GateConfig) -> None:
         if not gate.dense_first_frame:

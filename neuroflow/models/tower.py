@@ -5,6 +5,13 @@ pieces the sparse architectures compose: the raw patch projection and the positi
 embedding separately (the gate can look at either), the encoder as a list of
 :class:`~neuroflow.models.blocks.Block`, and the pooling head. ``tower(pixels)`` runs the
 dense forward and equals the HF model's ``pooler_output``.
+
+:meth:`VisionTower.fast_pool` is the pooling the architectures use. It equals :meth:`pool`
+up to rounding, but SigLIP's MAP head (one fixed probe attending over the tokens) runs
+folded: the logits of head ``h`` are ``x_i . (W_k,h^T q_h)`` (the key bias adds a per-head
+constant that softmax cancels) and its output is ``W_v,h (sum_i p_hi x_i) + b_v,h``, so the
+key and value projections of the tokens are never formed and pooling N tokens costs
+O(N D H) instead of O(N D^2). Dense and sparse paths pool the same way.
 """
 
 from __future__ import annotations
@@ -12,11 +19,40 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from neuroflow.core.packing import Packing
 from neuroflow.models.blocks import Block
 from neuroflow.models.posemb import resize_patch_table, square_grid, stretch_factor
+
+
+def foldable_map_head(tower: VisionTower) -> nn.Module | None:
+    """SigLIP's MAP head when its attention is a plain single-probe ``nn.MultiheadAttention``."""
+    head = getattr(tower.hf, "head", None)
+    attn = getattr(head, "attention", None)
+    if tower.family != "siglip" or not isinstance(attn, nn.MultiheadAttention):
+        return None
+    plain = attn._qkv_same_embed_dim and attn.in_proj_bias is not None and attn.batch_first
+    if not plain or attn.bias_k is not None or attn.add_zero_attn or head.probe.shape[1] != 1:
+        return None
+    return head
+
+
+def folded_map_pool(tower: VisionTower, head: nn.Module, hidden: Tensor) -> Tensor:
+    """SigLIP pooling ``head(post_layernorm(hidden))`` with the MAP head folded (module doc)."""
+    attn = head.attention
+    x = tower.hf.post_layernorm(hidden)
+    d, heads = x.shape[-1], attn.num_heads
+    w_q, w_k, w_v = attn.in_proj_weight.chunk(3)
+    b_q, _, b_v = attn.in_proj_bias.chunk(3)
+    q = F.linear(head.probe.reshape(1, d), w_q, b_q).view(heads, -1) * (d // heads) ** -0.5
+    u = torch.einsum("hc,hcd->hd", q, w_k.view(heads, -1, d))  # [H, D]
+    p = torch.softmax(torch.matmul(x, u.t()), dim=1)  # [B, n, H]
+    mixed = torch.matmul(p.transpose(1, 2), x)  # [B, H, D]
+    v = torch.einsum("bhd,hcd->bhc", mixed, w_v.view(heads, -1, d)) + b_v.view(heads, -1)
+    out = attn.out_proj(v.reshape(-1, d))
+    return out + head.mlp(head.layernorm(out))
 
 
 @dataclass
@@ -151,12 +187,17 @@ class VisionTower(nn.Module):
             tokens = block(tokens, packing)
         return tokens
 
+    def fast_pool(self, hidden: Tensor) -> Tensor:
+        """:meth:`pool` with SigLIP's MAP head folded (module doc); other heads unchanged."""
+        head = foldable_map_head(self)
+        return self.pool(hidden) if head is None else folded_map_pool(self, head, hidden)
+
     def pool_packed(self, hidden: Tensor, packing: Packing) -> Tensor:
         """Pool each stream of a packed batch over its own tokens only (Arch B)."""
         if packing.uniform:
-            return self.pool(hidden.view(packing.batch, -1, hidden.shape[-1]))
+            return self.fast_pool(hidden.view(packing.batch, -1, hidden.shape[-1]))
         segments = hidden.reshape(-1, hidden.shape[-1]).split(packing.lengths, dim=0)
-        return torch.cat([self.pool(seg.unsqueeze(0)) for seg in segments], dim=0)
+        return torch.cat([self.fast_pool(seg.unsqueeze(0)) for seg in segments], dim=0)
 
     def forward(self, pixels: Tensor) -> Tensor:
         """Dense pooled embedding ``[B, D]``; equals the HF model's ``pooler_output``."""

@@ -44,15 +44,22 @@ def test_reference_table(side, kind, k, expected):
     assert ceiling(vit_b16(side), k, kind) == pytest.approx(expected, abs=0.06)
 
 
-def test_cached_head_lifts_c_to_b():
+def test_folded_head_makes_c_equal_b():
     from dataclasses import replace
 
     bd = vit_b16(224)
-    # no cache head measured: C pools with the tower's head over all N tokens
-    assert ceiling(bd, 0.16, "C", head_cached=True) == pytest.approx(ceiling(bd, 0.16, "C"))
-    folded = replace(bd, cache_head_fixed=bd.head_fixed, cache_head_per_token=4 * 768 * 12)
-    c, b = ceiling(folded, 0.16, "C", head_cached=True), ceiling(bd, 0.16, "B")
-    assert b <= c <= 1.02 * b  # "C with a cached head = B" (peers-and-limits.md §4b)
+    # the architectures pool with the folded MAP head (4 D H per token), the HF head does K/V
+    folded = replace(
+        bd,
+        head_per_token=4 * 768 * 12,
+        hf_head_fixed=bd.head_fixed,
+        hf_head_per_token=bd.head_per_token,
+    )
+    c, b = ceiling(folded, 0.16, "C"), ceiling(folded, 0.16, "B")
+    assert c == pytest.approx(b, rel=0.01) and c <= b  # "C with a cached head = B" (§4b)
+    plain = ceiling(folded, 0.16, "C", hf_head=True)
+    assert plain < c  # the plain loop's HF head recomputes K/V over every cached token
+    assert ceiling(folded, 1.0, "dense", hf_head=True) < 1.0  # hf_dense does more work
 
 
 def test_every_method_is_dense_at_full_keep():

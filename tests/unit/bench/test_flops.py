@@ -23,19 +23,28 @@ def test_breakdown_matches_closed_form(tower):
     assert bd.attn_linear == layers * 2 * 4 * d * d
     assert bd.mlp == layers * 2 * 2 * d * m
     assert bd.attention == layers * 2 * 2 * d
-    # MAP head: K/V projections and the probe's attention grow with the tokens ...
-    assert bd.head_per_token == pytest.approx(2 * 2 * d * d + 2 * 2 * d)
+    # HF MAP head: K/V projections and the probe's attention grow with the tokens ...
+    assert bd.hf_head_per_token == pytest.approx(2 * 2 * d * d + 2 * 2 * d)
     # ... the probe's Q, the output projection and the MLP on one token do not.
-    assert bd.head_fixed == pytest.approx(2 * d * d + 2 * d * d + 2 * 2 * d * m)
+    assert bd.hf_head_fixed == pytest.approx(2 * d * d + 2 * d * d + 2 * 2 * d * m)
+    # Folded head: per token only the logits and the weighted sum (4 heads) ...
+    assert bd.head_per_token == pytest.approx(2 * 2 * d * 4)
+    # ... plus, once, W_k^T q and W_v on the mixed tokens.
+    assert bd.head_fixed == pytest.approx(bd.hf_head_fixed + 2 * d * d + 2 * d * d)
 
 
 def test_breakdown_adds_up_to_the_counted_dense_forward(tower):
     bd = measure_breakdown(tower, 48)  # interpolated grid: 12x12 patches
+    from neuroflow.archs import make_arch
+    from neuroflow.bench.ceiling import method_flops
+
     pixels = torch.randn(1, 3, 48, 48)
-    dense, _ = count_flops(tower, pixels)
+    arch = make_arch("dense", tower)
+    dense, _ = count_flops(arch, pixels, arch.new_state(1))
     hf, _ = count_flops(lambda x: tower.hf(pixel_values=x, interpolate_pos_encoding=True), pixels)
     assert bd.dense == pytest.approx(dense, rel=1e-9)
-    assert hf == pytest.approx(dense, rel=1e-9)
+    assert hf == pytest.approx(method_flops(bd, 1.0, "dense", hf_head=True), rel=1e-9)
+    assert hf > dense  # the HF head projects K and V of every token
     assert sum(bd.fractions().values()) == pytest.approx(1.0)
 
 
@@ -76,14 +85,14 @@ def test_counted_method_flops_equal_the_cost_model(name, tower, frames):
     for flops, keep in zip(counted.frames, counted.keep, strict=True):
         model = sum(
             method_flops(
-                bd, k, method.kind, dense_layers=method.dense_layers, head_cached=method.head_cached
+                bd, k, method.kind, dense_layers=method.dense_layers, hf_head=method.hf_head
             )
             for k in keep
         )
         model *= method.repeats
-        if method.head_cached:
+        if not method.hf_head:
             # the folded head projects its probe once per call, shared by the streams
-            assert model - 2 * 2 * 32 * 32 <= flops <= model
+            assert model - method.repeats * 2 * 2 * 32 * 32 <= flops <= model
         else:
             assert flops == pytest.approx(model, rel=1e-6)
     assert any(k < 1.0 for ks in counted.keep for k in ks) or name in (
