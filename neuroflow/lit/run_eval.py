@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import lightning.pytorch as pl
+import torch
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table
@@ -65,6 +66,8 @@ def run_eval(cfg: DictConfig, run_dir: str | Path) -> float:
         log.info("results.json exists in %s: skipping (resume)", sink.run_dir)
         return float(_read_objective(sink))
     pl.seed_everything(int(cfg.seed), workers=True)
+    if cfg.model.get("threads"):
+        torch.set_num_threads(int(cfg.model.threads))
     sink.save_config(cfg)
     parts = build_parts(cfg)
     module = ZeroShotEvalModule(
