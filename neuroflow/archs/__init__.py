@@ -22,7 +22,7 @@ def make_arch(
     cache_alpha: float = 0.01,
     dense_layers: int | None = None,
     anchor: str = "keyframe",
-    gate: GateConfig | None = None,
+    gate: GateConfig | Any | None = None,
     **gate_kwargs: Any,
 ) -> Architecture:
     """Build an architecture over ``tower``.
@@ -34,7 +34,9 @@ def make_arch(
         cache_alpha: Blend weight of the new output in ``"blend"`` mode.
         dense_layers: Leading blocks that run densely in Arch D (None: half of them).
         anchor: Arch A's treatment of inactive tokens: ``"keyframe"`` or ``"none"``.
-        gate: A full gate configuration; when None, ``gate_kwargs`` build one.
+        gate: A full gate configuration, or a ready gate object (anything with ``config``,
+            ``new_state`` and ``step``, e.g. the random-keep control); when None,
+            ``gate_kwargs`` build a retinal gate.
         **gate_kwargs: Fields of :class:`~neuroflow.core.gate.GateConfig` (``threshold``,
             ``ema_decay``, ``mode``, ``keep_fraction``, ``floor_tokens``, ...).
 
@@ -46,8 +48,12 @@ def make_arch(
         if gate_kwargs or gate is not None:
             raise ValueError("the dense architecture takes no gate settings")
         return Dense(tower)
-    config = gate if gate is not None else GateConfig(**gate_kwargs)
-    retina = RetinalGate(config)
+    if gate is not None and hasattr(gate, "step"):
+        if gate_kwargs:
+            raise ValueError("pass gate settings to the gate object, not to make_arch")
+        retina = gate
+    else:
+        retina = RetinalGate(gate if gate is not None else GateConfig(**gate_kwargs))
     cache = CorticalCache(cache_mode, cache_alpha)  # type: ignore[arg-type]
     builders = {
         "a": lambda: ArchA(tower, retina, anchor=anchor),  # type: ignore[arg-type]

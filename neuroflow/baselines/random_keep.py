@@ -17,9 +17,10 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from neuroflow.archs.pruned import ArchB, ArchC
+from neuroflow.archs import make_arch
+from neuroflow.archs.pruned import ArchB
 from neuroflow.core.cache import CorticalCache
-from neuroflow.core.gate import GateConfig, GateOutput
+from neuroflow.core.gate import GateConfig, GateOutput, stream_indices
 from neuroflow.models.tower import VisionTower
 
 
@@ -73,12 +74,7 @@ class RandomKeepState:
         return sum(t.numel() * t.element_size() for t in tensors if t is not None)
 
     def _indices(self, streams: Sequence[int] | None) -> Tensor:
-        if streams is None:
-            return torch.arange(self.batch)
-        idx = torch.as_tensor(list(streams), dtype=torch.long)
-        if idx.numel() and (idx.min() < 0 or idx.max() >= self.batch):
-            raise IndexError(f"stream index out of range for {self.batch} streams: {list(streams)}")
-        return idx
+        return stream_indices(self.batch, streams)
 
 
 class RandomKeepGate:
@@ -164,10 +160,8 @@ def random_keep_arch(
         floor_tokens: Minimum patches per frame.
         cache: Cortical-cache policy for C (default: hard replacement).
     """
+    if name.upper() not in ("B", "C"):
+        raise ValueError(f"random keep supports architectures 'B' and 'C', got {name!r}")
     gate = RandomKeepGate(keep_fraction, floor_tokens=floor_tokens, seed=seed)
-    key = name.upper()
-    if key == "B":
-        return ArchB(tower, gate)  # type: ignore[arg-type]
-    if key == "C":
-        return ArchC(tower, gate, cache)  # type: ignore[arg-type]
-    raise ValueError(f"random keep supports architectures 'B' and 'C', got {name!r}")
+    cache = cache or CorticalCache()
+    return make_arch(name, tower, gate=gate, cache_mode=cache.mode, cache_alpha=cache.alpha)

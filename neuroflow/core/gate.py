@@ -117,6 +117,16 @@ class GateOutput:
     first_frame: Tensor
 
 
+def stream_indices(batch: int, streams: Sequence[int] | None) -> Tensor:
+    """Indices of ``streams`` (all ``batch`` streams when None); raises on an out-of-range one."""
+    if streams is None:
+        return torch.arange(batch)
+    idx = torch.as_tensor(list(streams), dtype=torch.long)
+    if idx.numel() and (idx.min() < 0 or idx.max() >= batch):
+        raise IndexError(f"stream index out of range for {batch} streams: {list(streams)}")
+    return idx
+
+
 class GateState:
     """Per-stream gate state for a batch of ``batch`` independent streams.
 
@@ -199,12 +209,7 @@ class GateState:
         return sum(t.numel() * t.element_size() for t in tensors if t is not None)
 
     def _indices(self, streams: Sequence[int] | None) -> Tensor:
-        if streams is None:
-            return torch.arange(self.batch)
-        idx = torch.as_tensor(list(streams), dtype=torch.long)
-        if idx.numel() and (idx.min() < 0 or idx.max() >= self.batch):
-            raise IndexError(f"stream index out of range for {self.batch} streams: {list(streams)}")
-        return idx
+        return stream_indices(self.batch, streams)
 
     def _prepare(self, features: Tensor) -> None:
         """Allocate on first use; reset every stream when the token count changes."""
