@@ -192,6 +192,8 @@ def _linear_cost(fn: Callable[[Tensor], Any], x: Tensor) -> tuple[float, float]:
     """``(fixed, per_token)`` FLOPs of ``fn`` on ``x`` ``[1, n, D]`` (linear in ``n``)."""
     n = x.shape[1]
     half = max(1, n // 2)
+    with torch.inference_mode():
+        fn(x)  # one-time preparation (e.g. packed head weights) is not per-frame work
     full, _ = count_flops(fn, x)
     part, _ = count_flops(fn, x[:, :half])
     per_token = (full - part) / (n - half) if n > half else 0.0

@@ -35,6 +35,18 @@ def onednn_available() -> bool:
     return torch.backends.mkldnn.is_available() and hasattr(ops, "_reorder_linear_weight")
 
 
+def fast_path_ok(x: Tensor, weight: Tensor) -> bool:
+    """True when ``x`` may take the packed oneDNN path: CPU, no autograd, dtype of ``weight``."""
+    if x.device.type != "cpu" or torch.is_grad_enabled() or x.dtype not in _FAST_DTYPES:
+        return False
+    return x.dtype == weight.dtype and onednn_available()
+
+
+def weights_key(tensors: list[Tensor]) -> tuple:
+    """Identity and version of every tensor: changes whenever one is replaced or updated."""
+    return tuple((t.data_ptr(), t._version, t.dtype) for t in tensors)
+
+
 def gelu_kind(activation: Callable[[Tensor], Tensor]) -> str | None:
     """``"tanh"`` / ``"none"`` when ``activation`` is GELU (tanh / exact form), else None."""
     probe = torch.linspace(-6.0, 6.0, 97)
@@ -94,6 +106,45 @@ class CpuKernels:
         return self.fc2(hidden if self.act is None else self.act(hidden))
 
 
+class MapHeadKernels:
+    """SigLIP's MAP head prepared for folded pooling on CPU (see ``models/tower.py``).
+
+    Holds ``u = W_k^T q`` per head (a function of the weights only) and packed linears for
+    the value projection, the output projection and the head's MLP.
+
+    Args:
+        head: The MAP head (``probe``, ``attention``, ``layernorm``, ``mlp``).
+        key: :func:`weights_key` of the weights it was built from.
+    """
+
+    def __init__(self, head: nn.Module, key: tuple) -> None:
+        attn, mlp = head.attention, head.mlp
+        d, heads = attn.embed_dim, attn.num_heads
+        w_q, w_k, w_v = attn.in_proj_weight.detach().chunk(3)
+        b_q, _, b_v = attn.in_proj_bias.detach().chunk(3)
+        q = F.linear(head.probe.detach().reshape(1, d), w_q, b_q).view(heads, -1)
+        q = q * (d // heads) ** -0.5
+        self.key, self.heads = key, heads
+        self.u = torch.einsum("hc,hcd->dh", q, w_k.reshape(heads, -1, d)).contiguous()  # [D, H]
+        self.value = PackedLinear(w_v, b_v)
+        self.out = PackedLinear(attn.out_proj.weight, attn.out_proj.bias)
+        kind = gelu_kind(mlp.activation_fn)
+        self.act = None if kind else mlp.activation_fn
+        self.fc1 = PackedLinear(mlp.fc1.weight, mlp.fc1.bias, gelu=kind)
+        self.fc2 = PackedLinear(mlp.fc2.weight, mlp.fc2.bias)
+
+    def pool(self, x: Tensor, layernorm: nn.Module) -> Tensor:
+        """Pool normalised tokens ``x`` ``[B, n, D]`` into ``[B, D]``."""
+        b, _, d = x.shape
+        p = torch.softmax(torch.matmul(x, self.u), dim=1)  # [B, n, H]
+        mixed = torch.matmul(p.transpose(1, 2), x)  # [B, H, D]
+        # W_v on every head's mix in one product; head h keeps its own block of outputs.
+        values = self.value(mixed).view(b, self.heads, self.heads, -1)
+        out = self.out(values.diagonal(dim1=1, dim2=2).transpose(1, 2).reshape(b, d))
+        hidden = self.fc1(layernorm(out))
+        return out + self.fc2(hidden if self.act is None else self.act(hidden))
+
+
 class Block(nn.Module):
     """View of one HF encoder layer as ``attention`` and ``mlp`` residual branches.
 
@@ -136,14 +187,12 @@ class Block(nn.Module):
 
     def kernels(self, x: Tensor) -> CpuKernels | None:
         """The packed CPU kernels for input ``x``, or None where the plain path applies."""
-        if not self.cpu_kernels or x.device.type != "cpu" or torch.is_grad_enabled():
+        if not self.cpu_kernels or not fast_path_ok(x, self.q_proj.weight):
             return None
-        if x.dtype not in _FAST_DTYPES or x.dtype != self.q_proj.weight.dtype:
-            return None
-        key = tuple((t.data_ptr(), t._version) for t in self._weights()) + (x.dtype,)
+        key = weights_key(self._weights())
         if self._kernels is not None and self._kernels.key == key:
             return self._kernels
-        if key == self._failed_key or not onednn_available():
+        if key == self._failed_key:
             return None
         try:
             self._kernels = CpuKernels(self, key)

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from neuroflow.core.packing import Packing
-from neuroflow.models.blocks import Block
+from neuroflow.models.blocks import Block, MapHeadKernels, fast_path_ok, weights_key
 from neuroflow.models.posemb import resize_patch_table, square_grid, stretch_factor
 
 
@@ -43,6 +43,9 @@ def folded_map_pool(tower: VisionTower, head: nn.Module, hidden: Tensor) -> Tens
     """SigLIP pooling ``head(post_layernorm(hidden))`` with the MAP head folded (module doc)."""
     attn = head.attention
     x = tower.hf.post_layernorm(hidden)
+    kernels = tower.head_kernels(head, x)
+    if kernels is not None:
+        return kernels.pool(x, head.layernorm)
     d, heads = x.shape[-1], attn.num_heads
     w_q, w_k, w_v = attn.in_proj_weight.chunk(3)
     b_q, _, b_v = attn.in_proj_bias.chunk(3)
@@ -101,6 +104,7 @@ class VisionTower(nn.Module):
         self.blocks = nn.ModuleList(self._make_blocks())
         self.native_side = square_grid(self._position_weight().shape[0] - self.num_prefix_tokens)
         self._table_cache: dict[tuple, Tensor] = {}
+        self._head_kernels: MapHeadKernels | None = None
 
     # --- what a family adapter provides -------------------------------------------------
     def _make_blocks(self) -> list[Block]:
@@ -186,6 +190,20 @@ class VisionTower(nn.Module):
         for block in self.blocks[start:stop]:
             tokens = block(tokens, packing)
         return tokens
+
+    def head_kernels(self, head: nn.Module, x: Tensor) -> MapHeadKernels | None:
+        """Packed CPU kernels of a foldable MAP head (None where the plain path applies)."""
+        if not fast_path_ok(x, head.attention.in_proj_weight) or not self.blocks[0].cpu_kernels:
+            return None
+        key = weights_key([t.detach() for t in head.parameters()])
+        cached = self._head_kernels
+        if cached is None or cached.key != key:
+            try:
+                cached = MapHeadKernels(head, key)
+            except (RuntimeError, AttributeError):  # no packed kernels, or an unusual MLP
+                return None
+            self._head_kernels = cached
+        return cached
 
     def fast_pool(self, hidden: Tensor) -> Tensor:
         """:meth:`pool` with SigLIP's MAP head folded (module doc); other heads unchanged."""

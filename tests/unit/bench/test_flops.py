@@ -29,8 +29,9 @@ def test_breakdown_matches_closed_form(tower):
     assert bd.hf_head_fixed == pytest.approx(2 * d * d + 2 * d * d + 2 * 2 * d * m)
     # Folded head: per token only the logits and the weighted sum (4 heads) ...
     assert bd.head_per_token == pytest.approx(2 * 2 * d * 4)
-    # ... plus, once, W_k^T q and W_v on the mixed tokens.
-    assert bd.head_fixed == pytest.approx(bd.hf_head_fixed + 2 * d * d + 2 * d * d)
+    # ... plus, per frame, W_v on each head's mix (one product for all 4 heads), the output
+    # projection and the MLP; W_k^T q depends on the weights only and is prepared once.
+    assert bd.head_fixed == pytest.approx(4 * 2 * d * d + 2 * d * d + 2 * 2 * d * m)
 
 
 def test_breakdown_adds_up_to_the_counted_dense_forward(tower):
