@@ -40,6 +40,7 @@ class BenchSettings:
         start: First clip frame.
         frames: Timed frames (the first is the keyframe after the reset).
         warmup: Untimed warm-up frames before the reset.
+        round_frames: Frames a method processes back to back before the next takes its turn.
         resolutions: Square input sides.
         methods: Methods to time (``dense`` is always added).
         gate: Gate settings (its threshold is replaced when ``target_keep`` is set).
@@ -59,6 +60,7 @@ class BenchSettings:
     start: int = 0
     frames: int = 48
     warmup: int = 8
+    round_frames: int = 8
     resolutions: list[int] = field(default_factory=lambda: [224])
     methods: list[str] = field(default_factory=lambda: ["dense", "B", "C", "plain"])
     gate: GateConfig = field(default_factory=GateConfig)
@@ -157,7 +159,14 @@ def run_benchmark(settings: BenchSettings, log: Callable[[str], None] = print) -
                     f"{size}px, {streams} stream(s): timing {', '.join(methods)} "
                     f"over {len(batches)} frames"
                 )
-                runs = run_interleaved(methods, batches, warmup=settings.warmup, clock=clock)
+                runs = run_interleaved(
+                    methods,
+                    batches,
+                    warmup=settings.warmup,
+                    clock=clock,
+                    round_frames=settings.round_frames,
+                    seed=settings.seed,
+                )
                 flops = {
                     n: count_method_flops(m, batches, settings.flop_frames)
                     for n, m in methods.items()

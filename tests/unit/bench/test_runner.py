@@ -74,18 +74,27 @@ class Recorder(BenchMethod):
         return torch.full((pixels.shape[0],), 0.25)
 
 
-def test_warmup_reset_and_rotated_interleaving():
+def test_warmup_reset_and_rounds():
     log: list = []
     methods = {n: Recorder(n, log) for n in ("a", "b", "c")}
-    batches = [torch.full((2, 1, 1, 1), float(t)) for t in range(4)]
-    runs = run_interleaved(methods, batches, warmup=2)
+    batches = [torch.full((2, 1, 1, 1), float(t)) for t in range(5)]
+    runs = run_interleaved(methods, batches, warmup=2, round_frames=2, seed=1)
     warm, rest = log[:6], log[6:]
     assert [e[1] for e in warm] == [0, 0, 0, 1, 1, 1]  # warm-up on the real, moving frames
     assert rest[:3] == [("a", "reset"), ("b", "reset"), ("c", "reset")]
     timed = rest[3:]
-    assert [e[0] for e in timed] == list("abcbcacababc")  # order rotates per frame
     assert all(e[2] == e[1] + 1 for e in timed)  # each method restarted at frame 0
+    rounds = [timed[0:6], timed[6:12], timed[12:15]]
+    for frames, entries in zip(([0, 1], [2, 3], [4]), rounds, strict=True):
+        order = [e[0] for e in entries[:: len(frames)]]
+        assert sorted(order) == ["a", "b", "c"]  # every method takes one turn per round
+        for k, name in enumerate(order):  # ... running the round's frames back to back
+            turn = entries[k * len(frames) : (k + 1) * len(frames)]
+            assert [(e[0], e[1]) for e in turn] == [(name, f) for f in frames]
     assert runs["a"].keep_fraction == pytest.approx(0.25)
+    assert len(runs["a"].seconds) == 4  # the keyframe is left out
+    with pytest.raises(ValueError, match="round_frames"):
+        run_interleaved(methods, batches, round_frames=0)
 
 
 def test_rejects_too_few_frames():
