@@ -53,6 +53,24 @@ def count_method_flops(method: BenchMethod, batches: Sequence[Tensor], frames: i
     return MethodFlops(float(np.mean(counts)), state_size(state, batches[0].shape[0]), counts, keep)
 
 
+def method_ceiling(method: BenchMethod, breakdown: FlopBreakdown, k: float) -> float:
+    """``S(k)`` of ``method`` (its cost model, divided by its repeats)."""
+    kind, layers = method.kind, method.dense_layers
+    return ceiling(breakdown, k, kind, dense_layers=layers, hf_head=method.hf_head) / method.repeats
+
+
+def paired_of_ceiling(
+    dense: MethodRun, run: MethodRun, method: BenchMethod, breakdown: FlopBreakdown
+) -> float:
+    """Median over frames of ``(dense_t / method_t) / S(k_t)``: each frame's share of its own
+    ceiling, robust to a keep fraction that varies from frame to frame."""
+    ratios = [
+        d / m / method_ceiling(method, breakdown, k)
+        for d, m, k in zip(dense.seconds, run.seconds, run.keep, strict=True)
+    ]
+    return float(np.median(ratios))
+
+
 def make_rows(
     runs: Mapping[str, MethodRun],
     methods: Mapping[str, BenchMethod],
@@ -66,16 +84,7 @@ def make_rows(
     rows = []
     for name, run in runs.items():
         method, stats, k = methods[name], run.stats, run.keep_fraction
-        limit = (
-            ceiling(
-                breakdown,
-                k,
-                method.kind,
-                dense_layers=method.dense_layers,
-                hf_head=method.hf_head,
-            )
-            / method.repeats
-        )
+        limit = method_ceiling(method, breakdown, k)
         speedup = dense.median / stats.median
         size = flops[name].state
         rows.append(
@@ -93,6 +102,8 @@ def make_rows(
                 "flop_ratio": dense_flops / flops[name].per_frame,
                 "ceiling": limit,
                 "of_ceiling": speedup / limit,
+                "k_median": float(np.median(run.keep)),
+                "of_ceiling_paired": paired_of_ceiling(runs["dense"], run, method, breakdown),
                 "state_bytes_per_stream": size.bytes_per_stream,
                 "state_elements_per_stream": size.elements_per_stream,
                 "state_per_nd": size.elements_per_stream / nd,

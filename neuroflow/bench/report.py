@@ -22,6 +22,7 @@ COLUMNS = (
     "speedup",
     "S(k)",
     "speedup/S(k)",
+    "per-frame",
     "GFLOP/frame",
     "state/stream",
 )
@@ -48,14 +49,15 @@ def row_cells(row: dict[str, Any]) -> list[str]:
         f"{row['speedup']:.2f}x",
         f"{row['ceiling']:.2f}x",
         f"{row['of_ceiling']:.2f}",
+        f"{row['of_ceiling_paired']:.2f}",
         f"{row['gflops']:.2f}",
         _bytes(row["state_bytes_per_stream"]),
     ]
 
 
 def results_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
-    """A rich table of result rows."""
-    table = Table(title=title)
+    """A rich table of result rows (``per-frame``: median of each frame's speedup / S(k_t))."""
+    table = Table(title=title, caption="per-frame = median over frames of speedup_t / S(k_t)")
     for col in COLUMNS:
         table.add_column(col, justify="left" if col == "method" else "right")
     for row in rows:

@@ -54,6 +54,8 @@ def test_one_row_per_setting_and_method(report):
             "gflops",
             "flop_ratio",
             "state_bytes_per_stream",
+            "of_ceiling_paired",
+            "k_median",
         ):
             assert math.isfinite(row[key]), key
         assert row["ms_p5"] <= row["ms_median"] <= row["ms_p95"]
