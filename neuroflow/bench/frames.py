@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from neuroflow.data.errors import FrameIndexError
 from neuroflow.data.samples import sample_video
 from neuroflow.data.transforms import FrameTransform
 from neuroflow.data.video import read_frames
@@ -31,7 +32,13 @@ def load_clip(video: str | Path, start: int = 0, frames: int = 64) -> Tensor:
     path = Path(video)
     if not path.suffix:
         path = sample_video(str(video))
-    return read_frames(path, indices=range(start, start + frames))
+    try:
+        return read_frames(path, indices=range(start, start + frames))
+    except FrameIndexError as err:
+        raise ValueError(
+            f"{path.name} has {err.available} frames but frames {start}..{start + frames - 1} "
+            "were asked for; lower `start` or `frames`"
+        ) from err
 
 
 def prepare(

@@ -42,6 +42,7 @@ def test_run_writes_results_plots_and_no_wandb(tmp_path, clip_path):
         [
             "model.source=tiny-siglip",
             f"video={clip_path}",
+            "start=0",
             "frames=4",
             "warmup=1",
             "resolutions=[32]",
@@ -74,6 +75,7 @@ def test_wandb_offline_gets_the_tables(tmp_path, clip_path, monkeypatch):
         [
             "model.source=tiny-siglip",
             f"video={clip_path}",
+            "start=0",
             "frames=3",
             "warmup=0",
             "resolutions=[32]",

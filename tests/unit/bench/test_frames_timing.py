@@ -37,6 +37,8 @@ def test_load_and_prepare_a_clip(clip_path):
     assert -1.0 <= float(pixels.min()) and float(pixels.max()) <= 1.0
     with pytest.raises(ValueError):
         load_clip(clip_path, frames=0)
+    with pytest.raises(ValueError, match="has 16 frames"):
+        load_clip(clip_path, start=10, frames=10)
 
 
 def test_latency_stats_percentiles():

@@ -19,6 +19,7 @@ def report(clip_path):
     settings = BenchSettings(
         model="tiny-siglip",
         video=str(clip_path),
+        start=0,
         frames=5,
         warmup=2,
         resolutions=[32, 48],
