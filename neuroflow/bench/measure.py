@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from neuroflow.bench.ceiling import ceiling
+from neuroflow.bench.ceiling import ceiling, method_flops
 from neuroflow.bench.flops import FlopBreakdown, flop_counter
 from neuroflow.bench.frames import stream_batches
 from neuroflow.bench.memory import StateSize, state_size
@@ -53,6 +53,15 @@ def count_method_flops(method: BenchMethod, batches: Sequence[Tensor], frames: i
     return MethodFlops(float(np.mean(counts)), state_size(state, batches[0].shape[0]), counts, keep)
 
 
+def model_flops(method: BenchMethod, breakdown: FlopBreakdown, keep: list[float]) -> float:
+    """Cost-model FLOPs of one frame of every stream (keep fraction per stream)."""
+    kind, layers = method.kind, method.dense_layers
+    flops = sum(
+        method_flops(breakdown, k, kind, dense_layers=layers, hf_head=method.hf_head) for k in keep
+    )
+    return flops * method.repeats
+
+
 def method_ceiling(method: BenchMethod, breakdown: FlopBreakdown, k: float) -> float:
     """``S(k)`` of ``method`` (its cost model, divided by its repeats)."""
     kind, layers = method.kind, method.dense_layers
@@ -79,7 +88,8 @@ def make_rows(
     context: Mapping[str, Any],
 ) -> list[dict[str, Any]]:
     """One row per method; speedups are against the ``dense`` run of the same call."""
-    dense, dense_flops = runs["dense"].stats, flops["dense"].per_frame
+    dense = runs["dense"].stats
+    work = {n: _mean_model_flops(methods[n], breakdown, r) for n, r in runs.items()}
     nd = breakdown.num_patches * breakdown.hidden_size
     rows = []
     for name, run in runs.items():
@@ -98,8 +108,10 @@ def make_rows(
                 "fps": context.get("streams", 1) * 1e3 / stats.median,
                 "speedup": speedup,
                 "speedup_mean": dense.mean / stats.mean,
-                "gflops": flops[name].per_frame / 1e9,
-                "flop_ratio": dense_flops / flops[name].per_frame,
+                "gflops": work[name] / 1e9,
+                "flop_ratio": work["dense"] / work[name],
+                "gflops_counted": flops[name].per_frame / 1e9,
+                "flop_model_error": _model_error(method, breakdown, flops[name]),
                 "ceiling": limit,
                 "of_ceiling": speedup / limit,
                 "k_median": float(np.median(run.keep)),
@@ -110,6 +122,20 @@ def make_rows(
             }
         )
     return rows
+
+
+def _mean_model_flops(method: BenchMethod, breakdown: FlopBreakdown, run: MethodRun) -> float:
+    """Mean cost-model FLOPs per timed frame (all streams), from each frame's keep fractions."""
+    return float(np.mean([model_flops(method, breakdown, k) for k in run.keep_streams]))
+
+
+def _model_error(method: BenchMethod, breakdown: FlopBreakdown, counted: MethodFlops) -> float:
+    """Largest relative gap between FlopCounterMode's count and the cost model, per frame."""
+    gaps = [
+        abs(c / model_flops(method, breakdown, k) - 1.0)
+        for c, k in zip(counted.frames, counted.keep, strict=True)
+    ]
+    return float(max(gaps))
 
 
 def gate_row(

@@ -41,12 +41,14 @@ class MethodRun:
         name: Method label.
         seconds: Per-frame latency of the steady-state frames (keyframe excluded).
         keep: Per-frame mean keep fraction over streams, steady-state frames.
+        keep_streams: Per-frame keep fraction of every stream, steady-state frames.
         first_frame: Latency of the keyframe right after the reset.
     """
 
     name: str
     seconds: list[float] = field(default_factory=list)
     keep: list[float] = field(default_factory=list)
+    keep_streams: list[list[float]] = field(default_factory=list)
     first_frame: float = float("nan")
 
     @property
@@ -127,4 +129,6 @@ def _record(run: MethodRun, t: int, seconds: float, keep: Tensor) -> None:
         run.first_frame = seconds
         return
     run.seconds.append(seconds)
-    run.keep.append(float(keep.float().mean()))
+    per_stream = keep.float().tolist()
+    run.keep_streams.append(per_stream)
+    run.keep.append(float(np.mean(per_stream)))

@@ -53,6 +53,7 @@ def test_one_row_per_setting_and_method(report):
             "ms_p5",
             "ms_p95",
             "gflops",
+            "gflops_counted",
             "flop_ratio",
             "state_bytes_per_stream",
             "of_ceiling_paired",
@@ -66,9 +67,10 @@ def test_one_row_per_setting_and_method(report):
 
 def test_counted_flops_follow_the_ceiling_model(report):
     for row in report.rows:
-        if row["method"] in ("B", "C", "plain", "dense_x2"):
-            # counted FLOP ratio and analytic S(k) agree up to per-frame k variation
-            assert row["flop_ratio"] == pytest.approx(row["ceiling"], rel=0.5), row["method"]
+        # FlopCounterMode's count of the sampled frames equals the cost model ...
+        assert row["flop_model_error"] < 1e-4, row["method"]
+        # ... and the FLOP ratio over the timed frames is close to S(mean k)
+        assert row["flop_ratio"] == pytest.approx(row["ceiling"], rel=0.15), row["method"]
     twice = [r for r in report.rows if r["method"] == "dense_x2"]
     assert all(r["flop_ratio"] == pytest.approx(0.5) for r in twice)
 
