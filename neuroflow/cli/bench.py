@@ -40,6 +40,7 @@ def settings_from(cfg: DictConfig) -> Any:
         gate=GateConfig(**gate),
         target_keep=[float(t) for t in targets],
         streams=[int(s) for s in cfg.streams],
+        stream_offset=int(cfg.stream_offset),
         dense_layers=cfg.get("dense_layers"),
         flop_frames=int(cfg.flop_frames),
         seed=int(cfg.seed),

@@ -25,6 +25,9 @@ def test_stream_batches_offset_each_stream():
     frames = torch.arange(8.0).view(8, 1, 1, 1)
     batches = stream_batches(frames, 2, ticks=3)
     assert [b.flatten().tolist() for b in batches] == [[0, 4], [1, 5], [2, 6]]
+    late = stream_batches(frames, 3, ticks=2, offset=3)  # stream 2 starts at 6, turns at 7
+    assert [b.flatten().tolist() for b in late] == [[0, 3, 6], [1, 4, 7]]
+    assert stream_batches(frames, 3, ticks=3, offset=3)[2].flatten().tolist() == [2, 5, 6]
     with pytest.raises(ValueError):
         stream_batches(frames, 0)
 
@@ -39,6 +42,8 @@ def test_load_and_prepare_a_clip(clip_path):
         load_clip(clip_path, frames=0)
     with pytest.raises(ValueError, match="has 16 frames"):
         load_clip(clip_path, start=10, frames=10)
+    assert load_clip(clip_path, start=10, frames=4, extra=20).shape[0] == 6  # extra where it exists
+    assert load_clip(clip_path, start=0, frames=4, extra=3).shape[0] == 7
 
 
 def test_latency_stats_percentiles():
