@@ -42,8 +42,14 @@ def fast_path_ok(x: Tensor, weight: Tensor) -> bool:
     return x.dtype == weight.dtype and onednn_available()
 
 
-def weights_key(tensors: list[Tensor]) -> tuple:
-    """Identity and version of every tensor: changes whenever one is replaced or updated."""
+def weights_key(tensors: list[Tensor]) -> tuple | None:
+    """Identity and version of every tensor: changes whenever one is replaced or updated.
+
+    None for weights created under ``torch.inference_mode()``: such tensors keep no version
+    counter, so an in-place update could not be noticed and nothing may be cached from them.
+    """
+    if any(t.is_inference() for t in tensors):
+        return None
     return tuple((t.data_ptr(), t._version, t.dtype) for t in tensors)
 
 
@@ -190,6 +196,8 @@ class Block(nn.Module):
         if not self.cpu_kernels or not fast_path_ok(x, self.q_proj.weight):
             return None
         key = weights_key(self._weights())
+        if key is None:
+            return None
         if self._kernels is not None and self._kernels.key == key:
             return self._kernels
         if key == self._failed_key:

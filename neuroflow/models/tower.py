@@ -195,7 +195,9 @@ class VisionTower(nn.Module):
         """Packed CPU kernels of a foldable MAP head (None where the plain path applies)."""
         if not fast_path_ok(x, head.attention.in_proj_weight) or not self.blocks[0].cpu_kernels:
             return None
-        key = weights_key([t.detach() for t in head.parameters()])
+        key = weights_key(list(head.parameters()))
+        if key is None:
+            return None
         cached = self._head_kernels
         if cached is None or cached.key != key:
             try:
