@@ -79,12 +79,12 @@ def speedup_vs_k(report: BenchReport, path: Path) -> Path:
                 label=f"S(k) {kind} {size}px",
             )
     for method in dict.fromkeys(r["method"] for r in rows if r["method"] != "dense"):
-        pts = [(r["k"], r["speedup"]) for r in rows if r["method"] == method]
+        pts = [(r["k_median"], r["speedup"]) for r in rows if r["method"] == method]
         ax.scatter(*zip(*pts, strict=True), s=18, label=method, zorder=3)
     ax.set(
         xscale="log",
         yscale="log",
-        xlabel="keep fraction k",
+        xlabel="keep fraction k (median over frames)",
         ylabel="speedup vs dense",
         title="speedup vs k against the FLOP ceiling",
     )

@@ -84,6 +84,7 @@ class BenchReport:
         gate: Gate overhead per resolution.
         breakdowns: Dense FLOP breakdown per resolution.
         profiles: Operator tables by ``<method>_<res>px`` (when profiling was asked for).
+        samples: Per-frame latencies (ms) and keep fractions behind every row.
     """
 
     meta: dict[str, Any]
@@ -91,6 +92,7 @@ class BenchReport:
     gate: list[dict[str, Any]] = field(default_factory=list)
     breakdowns: list[dict[str, Any]] = field(default_factory=list)
     profiles: dict[str, str] = field(default_factory=dict)
+    samples: list[dict[str, Any]] = field(default_factory=list)
 
 
 def machine_busy(meta: dict[str, Any]) -> bool:
@@ -182,20 +184,19 @@ def run_benchmark(settings: BenchSettings, log: Callable[[str], None] = print) -
                     n: count_method_flops(m, batches, settings.flop_frames)
                     for n, m in methods.items()
                 }
-                report.rows += make_rows(
-                    runs,
-                    methods,
-                    flops,
-                    breakdown,
-                    context={
-                        "resolution": size,
-                        "tokens": breakdown.num_patches,
-                        "streams": streams,
-                        "threshold": gate.threshold,
-                        "target_keep": target,
-                        "gate_mode": gate.mode,
-                    },
-                )
+                report.samples += [
+                    {**context, "method": n, "ms": [x * 1e3 for x in r.seconds], "keep": r.keep}
+                    for n, r in runs.items()
+                ]
+                context = {
+                    "resolution": size,
+                    "tokens": breakdown.num_patches,
+                    "streams": streams,
+                    "threshold": gate.threshold,
+                    "target_keep": target,
+                    "gate_mode": gate.mode,
+                }
+                report.rows += make_rows(runs, methods, flops, breakdown, context)
                 if streams == min(settings.streams):
                     dense_ms = runs["dense"].stats.median
                     report.gate.append(

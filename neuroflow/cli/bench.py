@@ -69,6 +69,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> float:
             "rows": report.rows,
             "gate": report.gate,
             "breakdowns": report.breakdowns,
+            "samples": report.samples,
         }
     )
     if cfg.get("plots", True) and report.rows:

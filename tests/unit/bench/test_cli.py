@@ -58,6 +58,7 @@ def test_run_writes_results_plots_and_no_wandb(tmp_path, clip_path):
     rows = summary["rows"]
     assert [r["method"] for r in rows] == ["dense", "C"] and best == rows[1]["speedup"]
     assert summary["meta"]["random_weights"] is True
+    assert [len(x["ms"]) for x in summary["samples"]] == [3, 3]  # per-frame raw latencies
     for name in (
         "results.csv",
         "gate_overhead.csv",
