@@ -184,10 +184,6 @@ def run_benchmark(settings: BenchSettings, log: Callable[[str], None] = print) -
                     n: count_method_flops(m, batches, settings.flop_frames)
                     for n, m in methods.items()
                 }
-                report.samples += [
-                    {**context, "method": n, "ms": [x * 1e3 for x in r.seconds], "keep": r.keep}
-                    for n, r in runs.items()
-                ]
                 context = {
                     "resolution": size,
                     "tokens": breakdown.num_patches,
@@ -197,6 +193,10 @@ def run_benchmark(settings: BenchSettings, log: Callable[[str], None] = print) -
                     "gate_mode": gate.mode,
                 }
                 report.rows += make_rows(runs, methods, flops, breakdown, context)
+                report.samples += [
+                    {**context, "method": n, "ms": [x * 1e3 for x in r.seconds], "keep": r.keep}
+                    for n, r in runs.items()
+                ]
                 if streams == min(settings.streams):
                     dense_ms = runs["dense"].stats.median
                     report.gate.append(
