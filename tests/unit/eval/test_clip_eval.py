@@ -5,8 +5,8 @@ import torch
 
 from neuroflow import load_vision_model, make_arch
 from neuroflow.eval.clip_eval import evaluate_clips
-from neuroflow.eval.zeroshot import ZeroShotClassifier
 from neuroflow.eval.summary import summarize, summary_rows
+from neuroflow.eval.zeroshot import ZeroShotClassifier
 from neuroflow.results import RunResults
 from tests.helpers import moving_square_clip
 
