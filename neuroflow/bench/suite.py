@@ -13,17 +13,19 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
+from torch import Tensor
 
-from neuroflow.bench.flops import measure_breakdown
+from neuroflow.bench.flops import FlopBreakdown, measure_breakdown
 from neuroflow.bench.frames import load_clip, prepare, stream_batches
 from neuroflow.bench.machine import machine_info
 from neuroflow.bench.measure import count_method_flops, gate_row, make_rows
 from neuroflow.bench.profile import profile_method
-from neuroflow.bench.registry import build_methods, build_tower, parse_dtype
+from neuroflow.bench.registry import LoadedTower, build_methods, build_tower, parse_dtype
 from neuroflow.bench.runner import run_interleaved
 from neuroflow.bench.threshold import gate_features, keep_fraction, search_threshold
 from neuroflow.bench.timing import Clock
 from neuroflow.core.gate import GateConfig
+from neuroflow.models.tower import VisionTower
 
 
 @dataclass
@@ -114,6 +116,107 @@ def _gate_points(
     return points
 
 
+def _start_report(
+    settings: BenchSettings, loaded: LoadedTower, clip: Tensor, log: Callable[[str], None]
+) -> BenchReport:
+    """A report holding the machine and run facts; warns when the machine is busy."""
+    report = BenchReport(
+        meta={
+            **machine_info(settings.device, parse_dtype(settings.dtype)),
+            "model": loaded.label,
+            "random_weights": loaded.random_weights,
+            "video": str(settings.video),
+            "clip_start": settings.start,
+            "clip_frames": settings.frames,
+            "stream_offset": settings.stream_offset,
+            "clip_size": list(clip.shape[1:3]),
+            "warmup": settings.warmup,
+            "round_frames": settings.round_frames,
+        }
+    )
+    report.meta["busy_at_start"] = machine_busy(report.meta)
+    if report.meta["busy_at_start"]:
+        log(
+            f"warning: the machine is busy before the run (load {report.meta['load_average']} on "
+            f"{report.meta['cpu_count']} cores); interleaving spreads the load over all methods "
+            "but multi-threaded kernels stall, so absolute times and speedups are skewed"
+        )
+    return report
+
+
+@dataclass
+class _Point:
+    """One resolution and gate setting: what every stream count of it shares."""
+
+    size: int
+    frames: Tensor
+    features: Tensor
+    breakdown: FlopBreakdown
+    gate: GateConfig
+    target: float | None
+    k_gate: float
+
+
+def _time_point(
+    settings: BenchSettings,
+    tower: VisionTower,
+    point: _Point,
+    streams: int,
+    clock: Clock,
+    report: BenchReport,
+    log: Callable[[str], None],
+) -> None:
+    """Time every method at one (resolution, gate, stream count); add rows and samples."""
+    batches = stream_batches(
+        point.frames, streams, ticks=settings.frames, offset=settings.stream_offset
+    )
+    methods = build_methods(
+        list(settings.methods),
+        tower,
+        point.gate,
+        keep_fraction=point.k_gate,
+        dense_layers=settings.dense_layers,
+        seed=settings.seed,
+    )
+    log(
+        f"{point.size}px, {streams} stream(s): timing {', '.join(methods)} "
+        f"over {len(batches)} frames"
+    )
+    runs = run_interleaved(
+        methods,
+        batches,
+        warmup=settings.warmup,
+        clock=clock,
+        round_frames=settings.round_frames,
+        seed=settings.seed,
+    )
+    flops = {n: count_method_flops(m, batches, settings.flop_frames) for n, m in methods.items()}
+    context = {
+        "resolution": point.size,
+        "tokens": point.breakdown.num_patches,
+        "streams": streams,
+        "threshold": point.gate.threshold,
+        "target_keep": point.target,
+        "gate_mode": point.gate.mode,
+    }
+    report.rows += make_rows(runs, methods, flops, point.breakdown, context)
+    report.samples += [
+        {**context, "method": n, "ms": [x * 1e3 for x in r.seconds], "keep": r.keep}
+        for n, r in runs.items()
+    ]
+    if streams != min(settings.streams):
+        return
+    gate_context = {"resolution": point.size, "threshold": point.gate.threshold}
+    dense_ms = runs["dense"].stats.median
+    report.gate.append(gate_row(point.features, point.gate, streams, dense_ms, clock, gate_context))
+    if settings.profile:
+        tag = "" if point.target is None else f"_k{point.target:g}"
+        for name, method in methods.items():
+            report.profiles[f"{name}_{point.size}px{tag}"] = profile_method(
+                method, batches, frames=min(4, len(batches) // 2), warmup=len(batches) // 2
+            )
+
+
 def run_benchmark(settings: BenchSettings, log: Callable[[str], None] = print) -> BenchReport:
     """Run the whole benchmark described by ``settings``."""
     if settings.threads:
@@ -127,26 +230,7 @@ def run_benchmark(settings: BenchSettings, log: Callable[[str], None] = print) -
             f"the clip holds {clip.shape[0]} frames from {settings.start}; streams that run past "
             "its end play it backwards"
         )
-    report = BenchReport(
-        meta={
-            **machine_info(settings.device, dtype),
-            "model": loaded.label,
-            "random_weights": loaded.random_weights,
-            "video": str(settings.video),
-            "clip_frames": settings.frames,
-            "stream_offset": settings.stream_offset,
-            "clip_size": list(clip.shape[1:3]),
-            "warmup": settings.warmup,
-        }
-    )
-    busy = machine_busy(report.meta)
-    report.meta["busy_at_start"] = busy
-    if busy:
-        log(
-            f"warning: the machine is busy before the run (load {report.meta['load_average']} on "
-            f"{report.meta['cpu_count']} cores); interleaving spreads the load over all methods "
-            "but multi-threaded kernels stall, so absolute times and speedups are skewed"
-        )
+    report = _start_report(settings, loaded, clip, log)
     clock = Clock(settings.device)
     for size in settings.resolutions:
         frames = prepare(clip, size, dtype=dtype, device=settings.device)
@@ -156,66 +240,8 @@ def run_benchmark(settings: BenchSettings, log: Callable[[str], None] = print) -
         for gate, target in _gate_points(settings, features):
             k_gate = keep_fraction(features, gate)
             log(f"{size}px: threshold {gate.threshold:.4f} -> clip keep fraction {k_gate:.3f}")
+            point = _Point(size, frames, features, breakdown, gate, target, k_gate)
             for streams in settings.streams:
-                batches = stream_batches(
-                    frames, streams, ticks=settings.frames, offset=settings.stream_offset
-                )
-                methods = build_methods(
-                    list(settings.methods),
-                    loaded.tower,
-                    gate,
-                    keep_fraction=k_gate,
-                    dense_layers=settings.dense_layers,
-                    seed=settings.seed,
-                )
-                log(
-                    f"{size}px, {streams} stream(s): timing {', '.join(methods)} "
-                    f"over {len(batches)} frames"
-                )
-                runs = run_interleaved(
-                    methods,
-                    batches,
-                    warmup=settings.warmup,
-                    clock=clock,
-                    round_frames=settings.round_frames,
-                    seed=settings.seed,
-                )
-                flops = {
-                    n: count_method_flops(m, batches, settings.flop_frames)
-                    for n, m in methods.items()
-                }
-                context = {
-                    "resolution": size,
-                    "tokens": breakdown.num_patches,
-                    "streams": streams,
-                    "threshold": gate.threshold,
-                    "target_keep": target,
-                    "gate_mode": gate.mode,
-                }
-                report.rows += make_rows(runs, methods, flops, breakdown, context)
-                report.samples += [
-                    {**context, "method": n, "ms": [x * 1e3 for x in r.seconds], "keep": r.keep}
-                    for n, r in runs.items()
-                ]
-                if streams == min(settings.streams):
-                    dense_ms = runs["dense"].stats.median
-                    report.gate.append(
-                        gate_row(
-                            features,
-                            gate,
-                            streams,
-                            dense_ms,
-                            clock,
-                            context={"resolution": size, "threshold": gate.threshold},
-                        )
-                    )
-                    if settings.profile:
-                        for name, method in methods.items():
-                            report.profiles[f"{name}_{size}px"] = profile_method(
-                                method,
-                                batches,
-                                frames=min(4, len(batches) // 2),
-                                warmup=len(batches) // 2,
-                            )
+                _time_point(settings, loaded.tower, point, streams, clock, report, log)
     report.meta["load_average_end"] = machine_info(settings.device)["load_average"]
     return report

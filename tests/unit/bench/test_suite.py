@@ -84,7 +84,7 @@ def test_state_and_gate_are_reported(report):
     assert all(g["gate_us"] > 0 and 0 < g["gate_share"] for g in report.gate)
     assert report.meta["random_weights"] and report.meta["torch_threads"] >= 1
     assert {"torch", "dtype", "cpu", "load_average"} <= set(report.meta)
-    assert "aten::" in report.profiles["C_32px"]
+    assert "aten::" in report.profiles["C_32px_k0.1"]
 
 
 def test_report_prints_and_plots(report, tmp_path):
