@@ -64,6 +64,21 @@ def gelu_kind(activation: Callable[[Tensor], Tensor]) -> str | None:
     return None
 
 
+def _dropped() -> None:
+    return None
+
+
+class _Rebuilt:
+    """A cache that copies and pickles as None: its oneDNN tensors have no storage to copy,
+    and the owner rebuilds it on first use."""
+
+    def __deepcopy__(self, memo: dict) -> None:
+        return None
+
+    def __reduce__(self) -> tuple:
+        return (_dropped, ())
+
+
 class PackedLinear:
     """A linear layer (``x W^T + b``) on oneDNN with the weight pre-packed; optional GELU.
 
@@ -87,7 +102,7 @@ class PackedLinear:
         return out.view(*x.shape[:-1], self.out_features)
 
 
-class CpuKernels:
+class CpuKernels(_Rebuilt):
     """The packed linear layers of one block, and the weights they were packed from."""
 
     def __init__(self, block: Block, key: tuple) -> None:
@@ -112,7 +127,7 @@ class CpuKernels:
         return self.fc2(hidden if self.act is None else self.act(hidden))
 
 
-class MapHeadKernels:
+class MapHeadKernels(_Rebuilt):
     """SigLIP's MAP head prepared for folded pooling on CPU (see ``models/tower.py``).
 
     Holds ``u = W_k^T q`` per head (a function of the weights only) and packed linears for

@@ -74,3 +74,23 @@ def test_folded_head_passes_gradients():
     reference = hidden.detach().clone().requires_grad_(True)
     tower.pool(reference).sum().backward()
     torch.testing.assert_close(hidden.grad, reference.grad, atol=1e-5, rtol=0)
+
+
+def test_towers_with_packed_kernels_copy_and_pickle():
+    import copy
+    import io
+
+    tower = load_vision_model("tiny-siglip")
+    pixels = torch.randn(1, 3, 32, 32)
+    with torch.inference_mode():
+        expected = tower(pixels)
+        tower.fast_pool(torch.randn(1, 4, 32))
+    twin = copy.deepcopy(tower)  # oneDNN tensors have no storage: the caches are dropped
+    assert twin.blocks[0]._kernels is None and twin._head_kernels is None
+    buffer = io.BytesIO()
+    torch.save(tower, buffer)
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=False)
+    with torch.inference_mode():
+        torch.testing.assert_close(twin(pixels), expected)
+        torch.testing.assert_close(loaded(pixels), expected)
