@@ -7,6 +7,14 @@ from neuroflow.models import ModelNotAvailableError, load_vision_model, wrap_tow
 __version__ = "0.1.0"
 
 __all__ = [
-    "ArchOutput", "CorticalCache", "GateConfig", "ModelNotAvailableError", "RetinalGate",
-    "StreamState", "load_vision_model", "make_arch", "wrap_tower", "__version__",
+    "ArchOutput",
+    "CorticalCache",
+    "GateConfig",
+    "ModelNotAvailableError",
+    "RetinalGate",
+    "StreamState",
+    "load_vision_model",
+    "make_arch",
+    "wrap_tower",
+    "__version__",
 ]

@@ -93,3 +93,44 @@ class RunResults:
             if path.is_file():
                 artifact.add_file(str(path))
         run.log_artifact(artifact)
+
+    def mirror_to_wandb(
+        self,
+        logger: Mapping[str, Any],
+        config: Mapping[str, Any],
+        job_type: str,
+        summary: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """The one W&B set-up of every command: start a run as the ``logger`` group says,
+        mirror the results written so far (:meth:`log_wandb`), and finish it.
+
+        Args:
+            logger: The ``logger`` config group (``enabled``, ``project``, ``mode``, ``group``,
+                ``tags``); nothing happens when disabled. Mode ``None`` leaves it to
+                ``WANDB_MODE``; the shipped config makes it ``offline`` unless set.
+            config: The run's resolved configuration (recorded on the W&B run).
+            job_type: ``"eval"``, ``"bench"``, ...
+            summary: Scalars for the run summary.
+
+        Returns:
+            True when a run was written.
+        """
+        if not logger.get("enabled", False) or logger.get("mode") == "disabled":
+            return False
+        import wandb
+
+        run = wandb.init(
+            project=logger.get("project") or "neuroflow",
+            mode=logger.get("mode"),
+            dir=str(self.run_dir),
+            group=logger.get("group"),
+            tags=list(logger.get("tags") or []),
+            job_type=job_type,
+            config=dict(config),
+            reinit="finish_previous",
+        )
+        try:
+            self.log_wandb(run, summary)
+        finally:
+            run.finish()
+        return True

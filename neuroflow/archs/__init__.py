@@ -1,73 +1,120 @@
-"""Dense and sparse architectures as compositions of tower, gate and cache."""
+"""Dense and sparse architectures as compositions of tower, gate and cache.
+
+Every method (architecture or baseline) is registered by name in
+:mod:`neuroflow.archs.registry`; :func:`make_arch` builds any of them.
+"""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 from neuroflow.archs.base import Architecture, ArchOutput, Dense, StreamState, check_frames
 from neuroflow.archs.mlp_skip import ArchA
 from neuroflow.archs.pruned import ArchB, ArchC, ArchD
+from neuroflow.archs.registry import (
+    get_method,
+    method_names,
+    method_settings,
+    register_method,
+    registered,
+    unregister_method,
+)
 from neuroflow.core.cache import CorticalCache
-from neuroflow.core.gate import GateConfig, RetinalGate
+from neuroflow.core.gate import GateConfig
+from neuroflow.core.protocols import Gate
 from neuroflow.models.tower import VisionTower
 
-ARCHITECTURES = ("dense", "A", "B", "C", "D")
+GATE_SETTINGS = tuple(f.name for f in fields(GateConfig))
+CACHE_SETTINGS = ("cache_mode", "cache_alpha")
 
 
 def make_arch(
     name: str,
     tower: VisionTower,
     *,
-    cache_mode: str = "hard",
-    cache_alpha: float = 0.01,
-    dense_layers: int | None = None,
-    anchor: str = "keyframe",
-    gate: GateConfig | Any | None = None,
-    **gate_kwargs: Any,
+    gate: Gate | GateConfig | None = None,
+    cache: CorticalCache | None = None,
+    seed: int = 0,
+    **settings: Any,
 ) -> Architecture:
-    """Build an architecture over ``tower``.
+    """Build the registered method ``name`` over ``tower``.
 
     Args:
-        name: ``"dense"``, ``"A"``, ``"B"``, ``"C"`` or ``"D"`` (case-insensitive).
+        name: A registered method (:func:`method_names`: ``"dense"``, ``"A"``, ``"B"``,
+            ``"C"``, ``"D"``, ``"random_B"``, ``"random_C"``, ...), case-insensitive.
         tower: The vision tower (see :func:`neuroflow.load_vision_model`).
-        cache_mode: Cortical-cache policy for C and D: ``"hard"`` or ``"blend"``.
-        cache_alpha: Blend weight of the new output in ``"blend"`` mode.
-        dense_layers: Leading blocks that run densely in Arch D (None: half of them).
-        anchor: Arch A's treatment of inactive tokens: ``"keyframe"`` or ``"none"``.
-        gate: A full gate configuration, or a ready gate object (anything with ``config``,
-            ``new_state`` and ``step``, e.g. the random-keep control); when None,
-            ``gate_kwargs`` build a retinal gate.
-        **gate_kwargs: Fields of :class:`~neuroflow.core.gate.GateConfig` (``threshold``,
-            ``ema_decay``, ``mode``, ``keep_fraction``, ``floor_tokens``, ...).
+        gate: A ready gate object (anything that follows :class:`~neuroflow.core.Gate`) or
+            a :class:`GateConfig`; when None, the gate settings among ``settings`` build one.
+        cache: Cortical-cache policy of methods that keep a cache (C, D); or pass
+            ``cache_mode`` / ``cache_alpha``.
+        seed: Seed of stochastic gates (random keep); the retinal gate ignores it.
+        **settings: Gate settings (fields of :class:`GateConfig`: ``threshold``,
+            ``ema_decay``, ``mode``, ``keep_fraction``, ``floor_tokens``, ...), cache settings
+            and the method's own settings (``anchor`` for A, ``dense_layers`` for D).
 
     Returns:
         The architecture module; call ``arch.new_state(batch)`` then ``arch(frames, state)``.
+
+    Raises:
+        ValueError: An unknown method, or a setting that does not apply to it (named).
     """
-    key = name.lower()
-    if key == "dense":
-        if gate_kwargs or gate is not None:
-            raise ValueError("the dense architecture takes no gate settings")
-        return Dense(tower)
-    if gate is not None and hasattr(gate, "step"):
-        if gate_kwargs:
-            raise ValueError("pass gate settings to the gate object, not to make_arch")
-        retina = gate
-    else:
-        retina = RetinalGate(gate if gate is not None else GateConfig(**gate_kwargs))
-    cache = CorticalCache(cache_mode, cache_alpha)  # type: ignore[arg-type]
-    builders = {
-        "a": lambda: ArchA(tower, retina, anchor=anchor),  # type: ignore[arg-type]
-        "b": lambda: ArchB(tower, retina),
-        "c": lambda: ArchC(tower, retina, cache),
-        "d": lambda: ArchD(tower, retina, cache, dense_layers=dense_layers),
+    cls = get_method(name)
+    own = method_settings(cls)
+    gate_kwargs = {k: settings.pop(k) for k in GATE_SETTINGS if k in settings}
+    cache_kwargs = {
+        k.removeprefix("cache_"): settings.pop(k) for k in CACHE_SETTINGS if k in settings
     }
-    if key not in builders:
-        raise ValueError(f"unknown architecture {name!r}; choose one of {', '.join(ARCHITECTURES)}")
-    return builders[key]()
+    _reject(cls, [k for k in settings if k not in own], "")
+    kwargs: dict[str, Any] = dict(settings)
+    if cls.uses_gate:
+        kwargs["gate"] = _gate(cls, gate, gate_kwargs, seed)
+    else:
+        _reject(cls, [*gate_kwargs, *(["gate"] if gate is not None else [])], "takes no gate: ")
+    if cls.uses_cache:
+        if cache is not None and cache_kwargs:
+            raise ValueError("pass either a cache object or cache_mode/cache_alpha, not both")
+        kwargs["cache"] = cache if cache is not None else CorticalCache(**cache_kwargs)
+    else:
+        extra = [*(f"cache_{k}" for k in cache_kwargs), *(["cache"] if cache is not None else [])]
+        _reject(cls, extra, "keeps no cache: ")
+    return cls(tower, **kwargs)
+
+
+def _gate(cls: type[Architecture], gate: Any, gate_kwargs: dict, seed: int) -> Gate:
+    """The gate of a gated method: as given, from a config, or from keyword settings."""
+    if isinstance(gate, GateConfig) or gate is None:
+        config = gate if gate is not None else GateConfig(**gate_kwargs)
+        if gate is not None and gate_kwargs:
+            raise ValueError(f"gate settings {sorted(gate_kwargs)} given next to a GateConfig")
+        return cls.gate_type.from_config(config, seed=seed)
+    if not isinstance(gate, Gate):
+        raise TypeError(
+            f"gate must be a GateConfig or a gate object with config, new_state and step; "
+            f"got {type(gate).__name__}"
+        )
+    if gate_kwargs:
+        raise ValueError("pass gate settings to the gate object, not to make_arch")
+    return gate
+
+
+def accepted_settings(cls: type[Architecture]) -> tuple[str, ...]:
+    """Every keyword ``make_arch`` accepts for ``cls`` besides ``gate``/``cache``/``seed``."""
+    gate = GATE_SETTINGS if cls.uses_gate else ()
+    cache = CACHE_SETTINGS if cls.uses_cache else ()
+    return (*method_settings(cls), *gate, *cache)
+
+
+def _reject(cls: type[Architecture], names: list[str], why: str) -> None:
+    if names:
+        accepted = ", ".join(accepted_settings(cls)) or "none"
+        raise ValueError(
+            f"{', '.join(sorted(names))} does not apply to method {cls.name!r} ({why}it takes: "
+            f"{accepted})"
+        )
 
 
 __all__ = [
-    "ARCHITECTURES",
     "ArchA",
     "ArchB",
     "ArchC",
@@ -76,6 +123,13 @@ __all__ = [
     "Architecture",
     "Dense",
     "StreamState",
+    "accepted_settings",
     "check_frames",
+    "get_method",
     "make_arch",
+    "method_names",
+    "method_settings",
+    "register_method",
+    "registered",
+    "unregister_method",
 ]

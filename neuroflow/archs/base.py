@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
 
-from neuroflow.core.gate import GateOutput, GateState, RetinalGate
+from neuroflow.archs.registry import register_method
+from neuroflow.core.gate import GateOutput, RetinalGate
+from neuroflow.core.protocols import Gate, GateStateLike
 from neuroflow.models.tower import Embedded, VisionTower
 
 
@@ -39,11 +42,11 @@ class StreamState:
         gate: The architecture's gate (None for dense: nothing to remember).
     """
 
-    def __init__(self, batch: int, gate: RetinalGate | None) -> None:
+    def __init__(self, batch: int, gate: Gate | None) -> None:
         if int(batch) != batch or batch < 1:
             raise ValueError(f"batch must be a positive integer, got {batch}")
         self.batch = int(batch)
-        self.gate: GateState | None = gate.new_state(batch) if gate is not None else None
+        self.gate: GateStateLike | None = gate.new_state(batch) if gate is not None else None
         self.cache: Tensor | None = None
         self.anchors: Tensor | None = None
 
@@ -98,19 +101,75 @@ def check_frames(pixels: Tensor, tower: VisionTower, state: StreamState) -> None
 
 
 class Architecture(nn.Module):
-    """Base of dense and sparse architectures: a tower plus (optionally) a retinal gate.
+    """Base of every method: a tower plus (optionally) a gate. Subclasses register with
+    :func:`~neuroflow.archs.registry.register_method` and declare, as class attributes, what
+    the registry reports about them (see :mod:`neuroflow.archs.registry`).
 
     Args:
         tower: The vision tower.
-        gate: The retinal gate, or None (dense).
+        gate: The gate (anything that follows :class:`~neuroflow.core.protocols.Gate`), or
+            None (dense).
+
+    Attributes:
+        name: Registry key.
+        uses_gate: ``make_arch`` builds or checks a gate for it.
+        uses_cache: It keeps a cortical cache (``make_arch`` passes a ``cache``).
+        gate_type: Gate class ``make_arch`` builds from a :class:`GateConfig` (its
+            ``from_config(config, seed)``).
+        pools: ``"all"``: the head pools over all ``P + N`` tokens; ``"active"``: over the
+            kept tokens only.
     """
 
-    name = "base"
+    name: ClassVar[str] = "base"
+    uses_gate: ClassVar[bool] = True
+    uses_cache: ClassVar[bool] = False
+    gate_type: ClassVar[type] = RetinalGate
+    pools: ClassVar[Literal["all", "active"]] = "all"
 
-    def __init__(self, tower: VisionTower, gate: RetinalGate | None = None) -> None:
+    def __init__(self, tower: VisionTower, gate: Gate | None = None) -> None:
         super().__init__()
         self.tower = tower
         self.gate = gate
+
+    @classmethod
+    def encoder_flops(cls, bd: Any, n: float, **settings: Any) -> float:
+        """Encoder FLOPs of one frame when ``n`` tokens (class tokens included) are kept.
+
+        Args:
+            bd: Dense cost breakdown of the tower at the frame's resolution (the
+                benchmark's ``FlopBreakdown``: ``block_cost``, ``tokens``, ...).
+            n: Tokens that reach the encoder.
+            **settings: The method's settings that change its cost.
+        """
+        return bd.block_cost(n, bd.layers)
+
+    @classmethod
+    def frame_flops(cls, bd: Any, k: float, *, hf_head: bool = False, **settings: Any) -> float:
+        """The cost model: FLOPs of one frame of one stream at keep fraction ``k``.
+
+        Patch embedding (always dense: the gate needs it), the encoder on the kept tokens, and
+        the pooling head over all tokens or the kept ones (``pools``).
+
+        Args:
+            bd: Dense cost breakdown (see :meth:`encoder_flops`).
+            k: Share of the ``N`` patches kept, in [0, 1].
+            hf_head: Count the HF model's own head instead of the folded ``fast_pool``.
+            **settings: The method's settings that change its cost.
+        """
+        if not 0.0 <= k <= 1.0:
+            raise ValueError(f"keep fraction must lie in [0, 1], got {k}")
+        n = bd.num_prefix + k * bd.num_patches
+        pooled = n if cls.pools == "active" else bd.tokens
+        head = bd.hf_head if hf_head else bd.head
+        return bd.patch_embed + cls.encoder_flops(bd, n, **settings) + head(pooled)
+
+    def cost_settings(self) -> dict[str, Any]:
+        """This instance's settings that enter :meth:`frame_flops`."""
+        return {}
+
+    def flops(self, bd: Any, k: float, *, hf_head: bool = False) -> float:
+        """:meth:`frame_flops` with this instance's settings."""
+        return self.frame_flops(bd, k, hf_head=hf_head, **self.cost_settings())
 
     def new_state(self, batch: int = 1) -> StreamState:
         """Fresh state for ``batch`` independent streams."""
@@ -147,10 +206,19 @@ class Architecture(nn.Module):
         raise NotImplementedError
 
 
+@register_method
 class Dense(Architecture):
     """The unmodified tower on every token (the reference)."""
 
     name = "dense"
+    uses_gate = False
+
+    def __init__(self, tower: VisionTower) -> None:
+        super().__init__(tower)
+
+    @classmethod
+    def encoder_flops(cls, bd: Any, n: float, **settings: Any) -> float:
+        return bd.block_cost(bd.tokens, bd.layers)
 
     def step(self, emb: Embedded, state: StreamState) -> ArchOutput:
         embedding = self.tower.fast_pool(self.tower.encode(emb.tokens))

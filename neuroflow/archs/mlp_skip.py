@@ -6,22 +6,25 @@ anchor*, the MLP update the same block produced for that patch on the last frame
 active (the first frame after a reset is dense, so every anchor exists). With
 ``anchor="none"`` inactive tokens skip the MLP branch altogether (the paper's collapse
 ablation). Attention stays over all tokens, so the speedup is bounded by the MLP share.
+The head pools over every token with the folded ``fast_pool``, like dense, C and D.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
 from neuroflow.archs.base import Architecture, ArchOutput, StreamState
-from neuroflow.core.gate import RetinalGate
+from neuroflow.archs.registry import register_method
 from neuroflow.core.packing import make_packing, pack, unpack_into
+from neuroflow.core.protocols import Gate
 from neuroflow.models.tower import Embedded, VisionTower
 
 AnchorMode = Literal["keyframe", "none"]
 
 
+@register_method
 class ArchA(Architecture):
     """MLP skipped for inactive tokens, with a keyframe anchor per block.
 
@@ -33,13 +36,18 @@ class ArchA(Architecture):
 
     name = "A"
 
-    def __init__(self, tower: VisionTower, gate: RetinalGate, anchor: AnchorMode = "keyframe"):
+    def __init__(self, tower: VisionTower, gate: Gate, anchor: AnchorMode = "keyframe"):
         if anchor not in ("keyframe", "none"):
             raise ValueError(f"anchor must be 'keyframe' or 'none', got {anchor!r}")
         if not gate.config.dense_first_frame:
             raise ValueError("Arch A needs dense_first_frame=True to set its keyframe anchors")
         super().__init__(tower, gate)
         self.anchor = anchor
+
+    @classmethod
+    def encoder_flops(cls, bd: Any, n: float, **settings: Any) -> float:
+        # Attention (projections and matmuls) on every token, the MLP on the kept ones.
+        return bd.block_cost(bd.tokens, bd.layers, mlp_tokens=n)
 
     def step(self, emb: Embedded, state: StreamState) -> ArchOutput:
         gated = self.gate_step(emb, state)
@@ -53,4 +61,4 @@ class ArchA(Architecture):
             update = block.mlp_delta(pack(x, packing))
             delta = anchors[layer] if anchors is not None else torch.zeros_like(x)
             x = x + unpack_into(delta, update, packing)
-        return self.output(self.tower.pool(x), gated, emb)
+        return self.output(self.tower.fast_pool(x), gated, emb)

@@ -12,19 +12,27 @@ each stream.
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor
 
 from neuroflow.archs.base import Architecture, ArchOutput, StreamState
+from neuroflow.archs.registry import register_method
 from neuroflow.core.cache import CorticalCache
-from neuroflow.core.gate import RetinalGate
 from neuroflow.core.packing import Packing, make_packing, pack, to_layout
+from neuroflow.core.protocols import Gate
 from neuroflow.models.tower import Embedded, VisionTower
 
 
+@register_method
 class ArchB(Architecture):
     """Inactive tokens are removed before the encoder; the head sees active tokens only."""
 
     name = "B"
+    pools = "active"
+
+    def __init__(self, tower: VisionTower, gate: Gate) -> None:
+        super().__init__(tower, gate)
 
     def sparse_encode(self, tokens: Tensor, keep: Tensor, start: int = 0) -> tuple[Tensor, Packing]:
         """Pack the kept tokens of ``tokens`` and run blocks ``start:`` on them.
@@ -43,6 +51,7 @@ class ArchB(Architecture):
         return self.output(self.tower.pool_packed(hidden, packing), gated, emb)
 
 
+@register_method
 class ArchC(ArchB):
     """B plus a cortical cache of final-layer outputs; the head pools over all N tokens.
 
@@ -53,8 +62,10 @@ class ArchC(ArchB):
     """
 
     name = "C"
+    uses_cache = True
+    pools = "all"
 
-    def __init__(self, tower: VisionTower, gate: RetinalGate, cache: CorticalCache | None = None):
+    def __init__(self, tower: VisionTower, gate: Gate, cache: CorticalCache | None = None):
         if not gate.config.dense_first_frame:
             raise ValueError(f"Arch {self.name} needs dense_first_frame=True to fill its cache")
         super().__init__(tower, gate)
@@ -75,6 +86,7 @@ class ArchC(ArchB):
         return self.output(pooled, gated, emb)
 
 
+@register_method
 class ArchD(ArchC):
     """The first ``dense_layers`` blocks run on every token, the rest sparse, plus the cache.
 
@@ -91,7 +103,7 @@ class ArchD(ArchC):
     def __init__(
         self,
         tower: VisionTower,
-        gate: RetinalGate,
+        gate: Gate,
         cache: CorticalCache | None = None,
         dense_layers: int | None = None,
     ):
@@ -103,6 +115,14 @@ class ArchD(ArchC):
                 f"dense_layers must lie in [0, {len(tower.blocks)}], got {dense_layers}"
             )
         self.dense_layers = int(dense_layers)
+
+    @classmethod
+    def encoder_flops(cls, bd: Any, n: float, *, dense_layers: int | None = None) -> float:
+        dense = bd.layers // 2 if dense_layers is None else dense_layers
+        return bd.block_cost(bd.tokens, dense) + bd.block_cost(n, bd.layers - dense)
+
+    def cost_settings(self) -> dict[str, Any]:
+        return {"dense_layers": self.dense_layers}
 
     def step(self, emb: Embedded, state: StreamState) -> ArchOutput:
         gated = self.gate_step(emb, state)

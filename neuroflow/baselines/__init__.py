@@ -1,5 +1,11 @@
-"""Baselines the retinal gate is compared against (random keep, ...)."""
+"""Baselines the retinal gate is compared against (random keep, ...), each a registered method."""
 
-from neuroflow.baselines.random_keep import RandomKeepGate, RandomKeepState, random_keep_arch
+from neuroflow.baselines.random_keep import (
+    RandomKeepB,
+    RandomKeepC,
+    RandomKeepGate,
+    RandomKeepState,
+    random_keep_arch,
+)
 
-__all__ = ["RandomKeepGate", "RandomKeepState", "random_keep_arch"]
+__all__ = ["RandomKeepB", "RandomKeepC", "RandomKeepGate", "RandomKeepState", "random_keep_arch"]

@@ -7,6 +7,10 @@ keeps ``ceil(keep_fraction * N)`` patches (at least ``floor_tokens``) chosen uni
 random, or exactly the per-stream counts set with :meth:`RandomKeepState.set_counts` (to
 match another gate frame by frame). The first frame after a reset is dense. Every stream
 draws from its own seeded generator, so a stream's choices do not depend on the batch.
+
+Registered as the methods ``"random_B"`` and ``"random_C"``: ``make_arch("random_C", tower,
+keep_fraction=0.2, seed=0)`` (or a :class:`~neuroflow.core.gate.GateConfig`, whose
+``keep_fraction``, ``floor_tokens`` and ``dense_first_frame`` it reads).
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ import torch
 from torch import Tensor
 
 from neuroflow.archs import make_arch
-from neuroflow.archs.pruned import ArchB
+from neuroflow.archs.pruned import ArchB, ArchC
+from neuroflow.archs.registry import register_method
 from neuroflow.core.cache import CorticalCache
 from neuroflow.core.gate import GateConfig, GateOutput, stream_indices
 from neuroflow.models.tower import VisionTower
@@ -103,6 +108,11 @@ class RandomKeepGate:
         )
         self.seed = int(seed)
 
+    @classmethod
+    def from_config(cls, config: GateConfig, seed: int = 0) -> RandomKeepGate:
+        """Random keep at ``config.keep_fraction`` with its floor and first-frame rule."""
+        return cls(config.keep_fraction, config.floor_tokens, seed, config.dense_first_frame)
+
     def new_state(self, batch: int) -> RandomKeepState:
         """A fresh state for ``batch`` independent streams."""
         return RandomKeepState(batch, self.seed)
@@ -142,6 +152,22 @@ class RandomKeepGate:
         return GateOutput(keep, surprise, keep.float().mean(dim=1), fresh.to(features.device))
 
 
+@register_method
+class RandomKeepB(ArchB):
+    """Arch B's encoder and pooling with random patches kept (the control for B)."""
+
+    name = "random_B"
+    gate_type = RandomKeepGate
+
+
+@register_method
+class RandomKeepC(ArchC):
+    """Arch C's encoder and cortical cache with random patches kept (the control for C)."""
+
+    name = "random_C"
+    gate_type = RandomKeepGate
+
+
 def random_keep_arch(
     name: str,
     tower: VisionTower,
@@ -163,5 +189,5 @@ def random_keep_arch(
     if name.upper() not in ("B", "C"):
         raise ValueError(f"random keep supports architectures 'B' and 'C', got {name!r}")
     gate = RandomKeepGate(keep_fraction, floor_tokens=floor_tokens, seed=seed)
-    cache = cache or CorticalCache()
-    return make_arch(name, tower, gate=gate, cache_mode=cache.mode, cache_alpha=cache.alpha)
+    extra = {"cache": cache} if name.upper() == "C" else {}
+    return make_arch(f"random_{name.upper()}", tower, gate=gate, **extra)  # type: ignore[return-value]

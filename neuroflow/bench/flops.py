@@ -2,8 +2,8 @@
 
 All figures are FLOPs (a multiply-add counts 2), never MACs. PyTorch's counter knows the
 CUDA attention kernels but neither the CPU flash kernel nor oneDNN's packed linear layer
-(the blocks' CPU path), so :data:`EXTRA_FORMULAS` registers both; without them every
-attention matmul and every linear layer on CPU would count as zero.
+(the blocks' CPU path), so :data:`EXTRA_FORMULAS` registers both (those this torch build
+has); without them every attention matmul and every linear layer on CPU would count as zero.
 
 :func:`measure_breakdown` splits a tower's dense cost into the parts the ceiling model needs
 (patch embedding, per-token linear work of the attention and MLP branches, the quadratic
@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
+from neuroflow.models.cpu_kernels import torch_op
 from neuroflow.models.tower import VisionTower
 
 
@@ -37,10 +38,27 @@ def _packed_linear_flop(x_shape: Any, w_shape: Any, *args: Any, **kwargs: Any) -
     return 2 * rows * x_shape[-1] * w_shape[0]
 
 
-EXTRA_FORMULAS = {
-    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu_sdpa_flop,
-    torch.ops.mkldnn._linear_pointwise: _packed_linear_flop,
+_EXTRA_OPS: dict[tuple[str, str], Callable[..., int]] = {
+    ("aten", "_scaled_dot_product_flash_attention_for_cpu"): _cpu_sdpa_flop,
+    ("mkldnn", "_linear_pointwise"): _packed_linear_flop,
 }
+
+
+def extra_formulas() -> dict[Any, Callable[..., int]]:
+    """FLOP formulas for the CPU ops PyTorch's counter lacks, for those this build has.
+
+    The ops are private, so a build may lack one; an op that is absent is never run, and
+    leaving it out keeps ``import neuroflow.bench`` working there.
+    """
+    formulas: dict[Any, Callable[..., int]] = {}
+    for (namespace, name), formula in _EXTRA_OPS.items():
+        op = torch_op(namespace, name)
+        if op is not None:
+            formulas[op] = formula
+    return formulas
+
+
+EXTRA_FORMULAS = extra_formulas()
 _ATTENTION_OPS = ("scaled_dot_product", "_flash_attention", "_efficient_attention")
 
 

@@ -55,17 +55,12 @@ def count_method_flops(method: BenchMethod, batches: Sequence[Tensor], frames: i
 
 def model_flops(method: BenchMethod, breakdown: FlopBreakdown, keep: list[float]) -> float:
     """Cost-model FLOPs of one frame of every stream (keep fraction per stream)."""
-    kind, layers = method.kind, method.dense_layers
-    flops = sum(
-        method_flops(breakdown, k, kind, dense_layers=layers, hf_head=method.hf_head) for k in keep
-    )
-    return flops * method.repeats
+    return sum(method_flops(breakdown, k, method) for k in keep)
 
 
 def method_ceiling(method: BenchMethod, breakdown: FlopBreakdown, k: float) -> float:
-    """``S(k)`` of ``method`` (its cost model, divided by its repeats)."""
-    kind, layers = method.kind, method.dense_layers
-    return ceiling(breakdown, k, kind, dense_layers=layers, hf_head=method.hf_head) / method.repeats
+    """``S(k)`` of ``method`` (its cost model, repeats included)."""
+    return ceiling(breakdown, k, method)
 
 
 def paired_of_ceiling(
@@ -109,7 +104,7 @@ def make_rows(
             {
                 **context,
                 "method": name,
-                "kind": method.kind,
+                "cost_model": method.cost_model,
                 "k": k,
                 **stats.to_dict("ms_"),
                 "first_frame_ms": run.first_frame * 1e3,

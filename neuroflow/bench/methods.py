@@ -1,8 +1,9 @@
 """What the harness times: a uniform wrapper over architectures, baselines and controls.
 
 A :class:`BenchMethod` makes per-stream state, resets it, and processes one frame of every
-stream, returning the keep fraction per stream. Its ``kind`` names the cost model used for
-the FLOP ceiling (see :mod:`neuroflow.bench.ceiling`).
+stream, returning the keep fraction per stream. Its ``flops(bd, k)`` is the cost model of the
+FLOP ceiling (see :mod:`neuroflow.bench.ceiling`): for a registered method it is the one the
+method declares in the registry, so nothing here knows any architecture by name.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from neuroflow.archs import Architecture
-from neuroflow.archs.mlp_skip import ArchA
+from neuroflow.archs import Architecture, Dense
 from neuroflow.models.tower import VisionTower
 
 
@@ -22,17 +22,17 @@ class BenchMethod:
 
     Attributes:
         name: Row label.
-        kind: Ceiling cost model: ``"dense"``, ``"A"``, ``"B"``, ``"C"`` or ``"D"``.
-        dense_layers: Leading dense blocks (Arch D's cost model).
-        hf_head: Pools with the HF model's own head, not ``tower.fast_pool`` (cost model).
+        cost_model: Label of the cost model behind :meth:`flops` (a row column).
         repeats: How many times the work is done per frame (calibration controls).
     """
 
     name = "method"
-    kind = "dense"
-    dense_layers = 0
-    hf_head = False
+    cost_model = "dense"
     repeats = 1
+
+    def flops(self, bd: Any, k: float) -> float:
+        """Model FLOPs of one frame of one stream at keep fraction ``k`` (all repeats)."""
+        raise NotImplementedError
 
     def new_state(self, batch: int) -> Any:
         """Fresh state for ``batch`` streams."""
@@ -48,22 +48,20 @@ class BenchMethod:
 
 
 class ArchMethod(BenchMethod):
-    """An :class:`~neuroflow.archs.Architecture` (dense, A, B, C, D or a baseline built on one).
+    """Any registered method (architecture or baseline); its cost model is its own.
 
     Args:
         arch: The architecture.
         name: Row label (default: the architecture's name).
-        kind: Ceiling cost model (default: the architecture's name when it is one of the
-            known kinds, else ``"B"``: a method that drops tokens before the encoder).
     """
 
-    def __init__(self, arch: Architecture, name: str | None = None, kind: str | None = None):
+    def __init__(self, arch: Architecture, name: str | None = None):
         self.arch = arch
         self.name = name or arch.name
-        known = arch.name if arch.name in ("dense", "A", "B", "C", "D") else "B"
-        self.kind = kind or known
-        self.dense_layers = int(getattr(arch, "dense_layers", 0))
-        self.hf_head = isinstance(arch, ArchA)  # Arch A pools with tower.pool
+        self.cost_model = arch.name
+
+    def flops(self, bd: Any, k: float) -> float:
+        return self.arch.flops(bd, k)
 
     def new_state(self, batch: int) -> Any:
         return self.arch.new_state(batch)
@@ -85,8 +83,10 @@ class Repeated(BenchMethod):
             raise ValueError(f"times must be >= 1, got {times}")
         self.inner, self.repeats = method, int(times)
         self.name = f"{method.name}_x{times}"
-        self.kind, self.dense_layers = method.kind, method.dense_layers
-        self.hf_head = method.hf_head
+        self.cost_model = f"{method.cost_model} x{times}"
+
+    def flops(self, bd: Any, k: float) -> float:
+        return self.inner.flops(bd, k) * self.repeats
 
     def new_state(self, batch: int) -> list[Any]:
         return [self.inner.new_state(batch) for _ in range(self.repeats)]
@@ -114,11 +114,13 @@ class HfDense(BenchMethod):
     """
 
     name = "hf_dense"
-    kind = "dense"
-    hf_head = True
+    cost_model = "dense (HF head)"
 
     def __init__(self, tower: VisionTower) -> None:
         self.tower = tower
+
+    def flops(self, bd: Any, k: float) -> float:
+        return Dense.frame_flops(bd, 1.0, hf_head=True)
 
     def new_state(self, batch: int) -> None:
         return None

@@ -8,10 +8,13 @@ own head. No packing, no fused paths. An optimised architecture should never be 
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
 from neuroflow.archs.base import StreamState
+from neuroflow.archs.pruned import ArchC
 from neuroflow.bench.methods import BenchMethod
 from neuroflow.core.gate import GateConfig, RetinalGate
 from neuroflow.models.tower import VisionTower
@@ -37,14 +40,16 @@ class PlainLoop(BenchMethod):
     """
 
     name = "plain"
-    kind = "C"
-    hf_head = True
+    cost_model = "C (HF head)"
 
     def __init__(self, tower: VisionTower, gate: GateConfig) -> None:
         if not gate.dense_first_frame:
             raise ValueError("the plain loop needs dense_first_frame=True to fill its cache")
         self.tower, self.gate = tower, RetinalGate(gate)
         self.layers = hf_layers(tower)
+
+    def flops(self, bd: Any, k: float) -> float:
+        return ArchC.frame_flops(bd, k, hf_head=True)  # C's work, pooled by the HF head
 
     def new_state(self, batch: int) -> StreamState:
         return StreamState(batch, self.gate)

@@ -70,7 +70,7 @@ def speedup_vs_k(report: BenchReport, path: Path) -> Path:
     for entry in report.breakdowns:
         bd = FlopBreakdown(**{k: v for k, v in entry.items() if k in names})
         size = entry["resolution"]
-        for kind, style in (("B", "-"), ("C", "--")):
+        for kind, style in (("B", "-"), ("C", "--")):  # registered method names
             ax.plot(
                 ks,
                 [ceiling(bd, k, kind) for k in ks],

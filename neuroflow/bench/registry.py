@@ -2,44 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
-from transformers import (
-    CLIPVisionConfig,
-    CLIPVisionModel,
-    SiglipVisionConfig,
-    SiglipVisionModel,
-    ViTConfig,
-    ViTModel,
-)
 
-from neuroflow.archs import make_arch
+from neuroflow.archs import get_method, make_arch, method_names, method_settings
 from neuroflow.bench.methods import ArchMethod, BenchMethod, HfDense, Repeated
 from neuroflow.bench.plain_loop import PlainLoop
 from neuroflow.core.gate import GateConfig
-from neuroflow.models import load_vision_model, wrap_tower
+from neuroflow.models import load_vision_model
+from neuroflow.models.sources import get_source
 from neuroflow.models.tower import VisionTower
 
-# Full-size architectures with random weights: timing and FLOPs only, never accuracy.
-RANDOM_TOWERS = {
-    "siglip-b16": lambda: SiglipVisionModel(SiglipVisionConfig()),
-    "clip-b16": lambda: CLIPVisionModel(CLIPVisionConfig(patch_size=16)),
-    "vit-b16": lambda: ViTModel(ViTConfig(), add_pooling_layer=False),
-}
-METHODS = (
-    "dense",
-    "hf_dense",
-    "A",
-    "B",
-    "C",
-    "D",
-    "plain",
-    "random_B",
-    "random_C",
-    "dense_x2",
-)
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+# Timing controls that are not token-reduction methods (every registered method is timed too).
+CONTROLS = ("hf_dense", "plain", "dense_x2")
+
+
+def known_methods() -> tuple[str, ...]:
+    """Every name ``methods=[...]`` accepts: the registered methods and the timing controls."""
+    return (*method_names(), *CONTROLS)
 
 
 @dataclass
@@ -57,28 +38,15 @@ class LoadedTower:
     random_weights: bool
 
 
-def parse_dtype(name: str) -> torch.dtype:
-    """``"float32"`` / ``"float16"`` / ``"bfloat16"`` -> torch dtype."""
-    if name not in DTYPES:
-        raise ValueError(f"unknown dtype {name!r}; choose one of {', '.join(DTYPES)}")
-    return DTYPES[name]
-
-
 def build_tower(source: str, dtype: torch.dtype, device: str, seed: int = 0) -> LoadedTower:
-    """Load ``source``: ``"random:<arch>"`` (full-size, random), ``"tiny-*"``, a dir or hub id."""
-    if source.startswith("random:"):
-        name = source.removeprefix("random:")
-        if name not in RANDOM_TOWERS:
-            raise ValueError(
-                f"unknown random tower {name!r}; choose one of {', '.join(RANDOM_TOWERS)}"
-            )
-        torch.manual_seed(seed)
-        tower = wrap_tower(RANDOM_TOWERS[name]()).to(device=device, dtype=dtype).eval()
-        return LoadedTower(tower, f"{name} (random weights)", True)
-    tower = load_vision_model(source, dtype=dtype, device=device, seed=seed)
-    random_weights = source.startswith("tiny-")
+    """Load ``source`` (a registered model source such as ``"random:siglip-b16"``, full size
+    with random weights, or ``"tiny-siglip"``; a local directory; a hub id) in eval mode."""
+    tower = load_vision_model(source, dtype=dtype, device=device, seed=seed).eval()
+    registered = get_source(source)
+    random_weights = registered is not None and registered.random_weights
+    label = source.removeprefix("random:") if source.startswith("random:") else source
     return LoadedTower(
-        tower, source + (" (random weights)" if random_weights else ""), random_weights
+        tower, label + (" (random weights)" if random_weights else ""), random_weights
     )
 
 
@@ -91,43 +59,44 @@ def build_method(
     dense_layers: int | None = None,
     seed: int = 0,
 ) -> BenchMethod:
-    """One method by name (see :data:`METHODS`).
+    """One method by name: a registered method (see :func:`known_methods`) or a control.
 
     Args:
         name: Method name.
         tower: The vision tower shared by every method.
         gate: Gate settings of the gated methods.
-        keep_fraction: Keep fraction the random-keep control matches.
-        dense_layers: Arch D's leading dense blocks (None: half).
-        seed: Seed of the random-keep generators.
+        keep_fraction: Keep fraction the threshold gate reaches on the clip; controls that
+            choose patches by count (random keep) keep this share.
+        dense_layers: Leading dense blocks of methods that take ``dense_layers`` (None: half).
+        seed: Seed of stochastic gates (random keep).
     """
-    if name == "dense":
-        return ArchMethod(make_arch("dense", tower))
-    if name in ("A", "B", "C", "D"):
-        extra = {"dense_layers": dense_layers} if name == "D" else {}
-        return ArchMethod(make_arch(name, tower, gate=gate, **extra))
-    if name == "plain":
-        return PlainLoop(tower, gate)
-    if name in ("random_B", "random_C"):
-        from neuroflow.baselines.random_keep import random_keep_arch
-
-        arch = random_keep_arch(
-            name[-1], tower, keep_fraction, seed=seed, floor_tokens=gate.floor_tokens
-        )
-        return ArchMethod(arch, name=name, kind=name[-1])
+    if name not in known_methods():
+        raise ValueError(f"unknown bench method {name!r}; choose from {', '.join(known_methods())}")
     if name == "hf_dense":
         return HfDense(tower)
+    if name == "plain":
+        return PlainLoop(tower, gate)
     if name == "dense_x2":
         return Repeated(ArchMethod(make_arch("dense", tower)), 2)
-    raise ValueError(f"unknown bench method {name!r}; choose from {', '.join(METHODS)}")
+    cls = get_method(name)
+    settings = {
+        k: v for k, v in {"dense_layers": dense_layers}.items() if k in method_settings(cls)
+    }
+    if not cls.uses_gate:
+        return ArchMethod(make_arch(name, tower, **settings))
+    # A threshold gate ignores keep_fraction, so every gated method can read the matched share.
+    matched = replace(gate, keep_fraction=keep_fraction) if gate.mode == "threshold" else gate
+    return ArchMethod(make_arch(name, tower, gate=matched, seed=seed, **settings))
 
 
 def build_methods(
     names: list[str], tower: VisionTower, gate: GateConfig, **kwargs: object
 ) -> dict[str, BenchMethod]:
     """Methods by name; ``dense`` is always included first (every speedup is against it)."""
-    unknown = [n for n in names if n not in METHODS]
+    unknown = [n for n in names if n not in known_methods()]
     if unknown:
-        raise ValueError(f"unknown bench methods {unknown}; choose from {', '.join(METHODS)}")
+        raise ValueError(
+            f"unknown bench methods {unknown}; choose from {', '.join(known_methods())}"
+        )
     ordered = ["dense"] + [n for n in dict.fromkeys(names) if n != "dense"]
     return {n: build_method(n, tower, gate, **kwargs) for n in ordered}  # type: ignore[arg-type]

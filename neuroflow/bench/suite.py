@@ -20,11 +20,12 @@ from neuroflow.bench.frames import load_clip, prepare, stream_batches
 from neuroflow.bench.machine import machine_info
 from neuroflow.bench.measure import count_method_flops, gate_row, make_rows
 from neuroflow.bench.profile import profile_method
-from neuroflow.bench.registry import LoadedTower, build_methods, build_tower, parse_dtype
+from neuroflow.bench.registry import LoadedTower, build_methods, build_tower
 from neuroflow.bench.runner import run_interleaved
-from neuroflow.bench.threshold import gate_features, keep_fraction, search_threshold
 from neuroflow.bench.timing import Clock
 from neuroflow.core.gate import GateConfig
+from neuroflow.core.threshold_search import gate_features, keep_fraction, search_threshold
+from neuroflow.models.dtypes import parse_dtype
 from neuroflow.models.tower import VisionTower
 
 

@@ -3,49 +3,33 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-import hydra
-from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from neuroflow.cli.resolvers import register
+from neuroflow.cli.app import hydra_command
+from neuroflow.cli.schemas import BENCH_MODEL_KEYS
 
-register()
 log = logging.getLogger(__name__)
-# The configs live at the repository root (editable install), next to the package.
-CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 
 
 def settings_from(cfg: DictConfig) -> Any:
-    """Map the composed config onto :class:`~neuroflow.bench.BenchSettings`."""
+    """:class:`~neuroflow.bench.BenchSettings` from the composed config, field by field of the
+    dataclass (not of a hand-written list): the model group gives the model fields, the gate
+    group the gate, and every other field its same-named key (the schema has each one)."""
     from neuroflow.bench import BenchSettings
-    from neuroflow.core.gate import GateConfig
 
-    gate = OmegaConf.to_container(cfg.gate, resolve=True)
-    targets = gate.pop("target_keep", None) or []
-    targets = [targets] if isinstance(targets, (int, float)) else list(targets)
-    return BenchSettings(
-        model=cfg.model.source,
-        dtype=cfg.model.dtype,
-        device=cfg.model.device,
-        threads=cfg.get("threads"),
-        video=str(cfg.video),
-        start=int(cfg.start),
-        frames=int(cfg.frames),
-        warmup=int(cfg.warmup),
-        resolutions=[int(r) for r in cfg.resolutions],
-        methods=[str(m) for m in cfg.methods],
-        gate=GateConfig(**gate),
-        target_keep=[float(t) for t in targets],
-        streams=[int(s) for s in cfg.streams],
-        stream_offset=int(cfg.stream_offset),
-        dense_layers=cfg.get("dense_layers"),
-        flop_frames=int(cfg.flop_frames),
-        seed=int(cfg.seed),
-        profile=bool(cfg.profile),
-    )
+    values: dict[str, Any] = {"gate": instantiate(cfg.gate)}
+    for f in fields(BenchSettings):
+        if f.name in BENCH_MODEL_KEYS:
+            values[f.name] = cfg.model[BENCH_MODEL_KEYS[f.name]]
+        elif f.name != "gate":
+            node = cfg[f.name]
+            values[f.name] = OmegaConf.to_container(node) if OmegaConf.is_config(node) else node
+    return BenchSettings(**values)
 
 
 def run(cfg: DictConfig, run_dir: str | Path) -> float:
@@ -76,41 +60,12 @@ def run(cfg: DictConfig, run_dir: str | Path) -> float:
         save_plots(report, sink.run_dir)
     print_report(report)
     print(f"results: {sink.run_dir}")
-    _log_wandb(cfg, sink)
+    sink.mirror_to_wandb(cfg.logger, OmegaConf.to_container(cfg, resolve=True), "bench")
     speedups = [r["speedup"] for r in report.rows if r["method"] == "C"]
     return max(speedups, default=0.0)
 
 
-def _log_wandb(cfg: DictConfig, sink: Any) -> None:
-    logger = cfg.get("logger") or {}
-    if not logger.get("enabled", False) or logger.get("mode") == "disabled":
-        return
-    import wandb
-
-    run = wandb.init(
-        project=logger.get("project", "neuroflow"),
-        mode=logger.get("mode"),
-        dir=str(sink.run_dir),
-        group=logger.get("group"),
-        tags=list(logger.get("tags") or []),
-        job_type="bench",
-        config=OmegaConf.to_container(cfg, resolve=True),
-        reinit="finish_previous",
-    )
-    try:
-        sink.log_wandb(run)
-    finally:
-        run.finish()
-
-
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="bench")
-def main(cfg: DictConfig) -> float:
-    """Benchmark as configured (see ``conf/bench.yaml``)."""
-    from neuroflow.cli.errors import exit_on_user_error
-
-    with exit_on_user_error():
-        return run(cfg, HydraConfig.get().runtime.output_dir)
-
+main = hydra_command("bench", "neuroflow.cli.bench:run")
 
 if __name__ == "__main__":
     main()

@@ -1,30 +1,11 @@
-"""``neuroflow-eval``: zero-shot evaluation, dense vs a sparse architecture (Hydra entry point)."""
+"""``neuroflow-eval``: zero-shot evaluation, dense vs a sparse method (Hydra entry point).
 
-from __future__ import annotations
+The job is :func:`neuroflow.lit.run_eval.run_eval`; the settings are ``conf/eval.yaml``.
+"""
 
-from pathlib import Path
+from neuroflow.cli.app import hydra_command
 
-import hydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
-
-from neuroflow.cli.resolvers import register
-
-register()
-
-# The configs live at the repository root (editable install), next to the package.
-CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
-
-
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="eval")
-def main(cfg: DictConfig) -> float:
-    """Evaluate as configured; returns sparse top-1 for sweepers."""
-    from neuroflow.cli.errors import exit_on_user_error
-    from neuroflow.lit.run_eval import run_eval
-
-    with exit_on_user_error():
-        return run_eval(cfg, HydraConfig.get().runtime.output_dir)
-
+main = hydra_command("eval", "neuroflow.lit.run_eval:run_eval")
 
 if __name__ == "__main__":
     main()

@@ -3,12 +3,15 @@
 from neuroflow.core.cache import CorticalCache
 from neuroflow.core.gate import GateConfig, GateOutput, GateState, RetinalGate
 from neuroflow.core.packing import Packing, make_packing, pack, segment_attention, unpack_into
+from neuroflow.core.protocols import Gate, GateStateLike
 
 __all__ = [
     "CorticalCache",
+    "Gate",
     "GateConfig",
     "GateOutput",
     "GateState",
+    "GateStateLike",
     "Packing",
     "RetinalGate",
     "make_packing",

@@ -247,6 +247,11 @@ class RetinalGate:
     def __init__(self, config: GateConfig | None = None, **kwargs: object) -> None:
         self.config = config if config is not None else GateConfig(**kwargs)  # type: ignore[arg-type]
 
+    @classmethod
+    def from_config(cls, config: GateConfig, seed: int = 0) -> RetinalGate:
+        """The gate of ``config`` (``seed`` is unused: the retinal gate is deterministic)."""
+        return cls(config)
+
     def new_state(self, batch: int) -> GateState:
         """A fresh state for ``batch`` independent streams."""
         return GateState(batch, self.config.threshold, self.config.ema_decay)

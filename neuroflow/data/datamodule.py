@@ -1,4 +1,8 @@
-"""LightningDataModule over any neuroflow clip dataset (the only Lightning import in data/)."""
+"""LightningDataModule over any neuroflow clip dataset (the only Lightning import in data/).
+
+The evaluator (``neuroflow-eval``) serves its test set through :class:`ClipDataModule`;
+training runs add train/val sets to the same module.
+"""
 
 from __future__ import annotations
 
@@ -110,7 +114,11 @@ class ClipDataModule(LightningDataModule):
         return self._loader("val")
 
     def test_dataloader(self) -> DataLoader:
-        """Test batches in dataset order."""
+        """Test batches in dataset order, never shuffled.
+
+        Evaluation pairs dense and sparse results clip by clip and writes them in loader
+        order, so two runs over the same dataset must see the same batches.
+        """
         return self._loader("test")
 
     def predict_dataloader(self) -> DataLoader:

@@ -8,8 +8,6 @@ embeddings are turned into clip predictions by a zero-shot classifier. The resul
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -17,10 +15,9 @@ from torch import Tensor
 
 from neuroflow.archs import Architecture
 from neuroflow.core.schedules import Schedule
+from neuroflow.eval.clip_loop import Projection, stream_clips
 from neuroflow.eval.metrics import cosine_fidelity, topk_hits
 from neuroflow.eval.zeroshot import Aggregation, ZeroShotClassifier, clip_logits
-
-Projection = Callable[[Tensor], Tensor]
 
 
 @dataclass
@@ -52,28 +49,6 @@ class ClipRecord:
         return out
 
 
-def _run(
-    arch: Architecture, clips: Tensor, schedule: Schedule | None
-) -> tuple[Tensor, Tensor, float]:
-    """Run ``arch`` over the clip batch; returns embeddings ``[T,B,D]``, keep ``[T,B]``, seconds."""
-    state = arch.new_state(clips.shape[0])
-    gate_state = state.gate
-    if schedule is not None and gate_state is not None:
-        schedule.begin_clip(gate_state)
-    embeddings, keeps, seconds = [], [], 0.0
-    for t in range(clips.shape[1]):
-        if schedule is not None and gate_state is not None:
-            schedule.before_frame(t, gate_state)
-        start = time.perf_counter()
-        out = arch(clips[:, t], state)
-        seconds += time.perf_counter() - start
-        if schedule is not None and gate_state is not None:
-            schedule.after_frame(t, out.keep_fraction, gate_state)
-        embeddings.append(out.embedding)
-        keeps.append(out.keep_fraction)
-    return torch.stack(embeddings), torch.stack(keeps).float(), seconds
-
-
 @torch.inference_mode()
 def evaluate_clips(
     clips: Tensor,
@@ -103,8 +78,13 @@ def evaluate_clips(
     Returns:
         One record per clip.
     """
-    dense_emb, _, dense_s = _run(dense, clips, None)
-    sparse_emb, keep, sparse_s = _run(sparse, clips, schedule)
+    # Fidelity compares the tower outputs themselves, so the projection is applied after
+    # the loop; the frame-major [T, B, ...] views are the tensors the loop stacked.
+    dense_run = stream_clips(dense, clips)
+    sparse_run = stream_clips(sparse, clips, schedule=schedule)
+    dense_emb, dense_s = dense_run.embeddings.transpose(0, 1), dense_run.seconds
+    sparse_emb, sparse_s = sparse_run.embeddings.transpose(0, 1), sparse_run.seconds
+    keep = sparse_run.keep_fraction.transpose(0, 1)  # [T, B]
     labels = labels.to(dense_emb.device)
     project = project or (lambda x: x)
     d_logits = clip_logits(classifier, project(dense_emb).transpose(0, 1), aggregation)

@@ -6,7 +6,8 @@ import math
 from collections.abc import Sequence
 
 from neuroflow.eval.clip_eval import ClipRecord
-from neuroflow.eval.metrics import accuracy_summary, mcnemar_paired, per_class_accuracy
+from neuroflow.eval.metrics import per_class_accuracy
+from neuroflow.eval.stats import accuracy_summary, mcnemar_test
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -19,7 +20,8 @@ def summarize(records: Sequence[ClipRecord], class_names: Sequence[str] | None =
 
     Returns:
         A JSON-ready dict: ``dense`` and ``sparse`` top-1/top-3 with Wilson intervals,
-        ``retention`` (sparse/dense top-1), ``mcnemar`` (paired test on top-1 hits),
+        ``retention`` (sparse/dense top-1), ``mcnemar`` (exact paired test on top-1 hits,
+        dense as method A),
         ``fidelity``, ``keep_fraction``, ``skip_rate`` (with and without the first frame),
         wall times and the measured ``speedup`` (dense/sparse seconds, same process), and
         per-class accuracies.
@@ -35,9 +37,7 @@ def summarize(records: Sequence[ClipRecord], class_names: Sequence[str] | None =
         }
     dense_acc = out["dense"]["top1"]["acc"]
     out["retention"] = out["sparse"]["top1"]["acc"] / dense_acc if dense_acc else float("nan")
-    out["mcnemar"] = mcnemar_paired(
-        [r.dense_top1 for r in records], [r.sparse_top1 for r in records]
-    )
+    out["mcnemar"] = mcnemar_test([r.dense_top1 for r in records], [r.sparse_top1 for r in records])
     out["fidelity"] = _mean([r.fidelity for r in records])
     out["keep_fraction"] = _mean([r.keep_fraction for r in records])
     out["skip_rate"] = _mean([r.skip_rate for r in records])

@@ -9,15 +9,18 @@ same clip aggregation the UCF-101 evaluation uses.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from neuroflow.archs import make_arch
+from neuroflow.archs import Architecture, make_arch
 from neuroflow.baselines.random_keep import random_keep_arch
+from neuroflow.core.gate import GateConfig
+from neuroflow.eval.clip_loop import stream_clips
+from neuroflow.eval.stats import paired_comparison, wilson_interval
 from neuroflow.eval.zeroshot import (
     Aggregation,
     ZeroShotClassifier,
@@ -29,12 +32,12 @@ from neuroflow.glyphs.calibrate import calibrate_threshold
 from neuroflow.glyphs.clips import ClipSet
 from neuroflow.glyphs.dataset import to_pixels
 from neuroflow.glyphs.render import CLASS_NAMES
-from neuroflow.glyphs.stats import paired_comparison, wilson
 from neuroflow.glyphs.text import TEMPLATES
 from neuroflow.glyphs.zeroshot_images import pixel_stats
 from neuroflow.models import wrap_tower
 
 GATE_MODES = ("budget", "threshold")
+FLOOR_TOKENS = 4  # patches every gate keeps per frame (Arch C and random keep alike)
 
 
 @dataclass
@@ -50,9 +53,8 @@ class ClipRun:
     keep: Tensor
 
 
-@torch.no_grad()
 def run_clips(
-    arch: nn.Module,
+    arch: Architecture,
     model: nn.Module,
     clips: ClipSet,
     pixel_stats: tuple[list[float], list[float]] = ([0.5] * 3, [0.5] * 3),
@@ -61,6 +63,9 @@ def run_clips(
     seed: int = 0,
 ) -> ClipRun:
     """Stream every clip through ``arch`` and collect frame embeddings and keep masks.
+
+    A thin adapter over :func:`~neuroflow.eval.clip_loop.stream_clips`: it turns the
+    clip set into normalised pixels batch by batch and projects into the joint space.
 
     Args:
         arch: An architecture (dense, A-D, or random keep).
@@ -73,24 +78,22 @@ def run_clips(
         seed: Base of the per-clip seeds of random gates (clip ``i`` uses ``seed + i``), so
             results do not depend on ``batch``.
     """
-    n, frames = clips.frames.shape[:2]
+
+    def project(pooled: Tensor) -> Tensor:
+        return project_image(model, pooled).float()
+
     embeds, keeps = [], []
-    for start in range(0, n, batch):
-        stop = min(n, start + batch)
-        pixels = to_pixels(clips.frames[start:stop], *pixel_stats)
-        state = arch.new_state(stop - start)
-        gate_state = getattr(state, "gate", None)
-        if hasattr(gate_state, "reseed"):
-            gate_state.reseed([seed + i for i in range(start, stop)])
-        emb, keep = [], []
-        for t in range(frames):
-            if counts is not None:
-                gate_state.set_counts(counts[start:stop, t])  # type: ignore[union-attr]
-            out = arch(pixels[:, t], state)
-            emb.append(project_image(model, out.embedding).float())
-            keep.append(out.keep_mask.cpu())
-        embeds.append(torch.stack(emb, dim=1))
-        keeps.append(torch.stack(keep, dim=1))
+    for start in range(0, len(clips), batch):
+        stop = min(len(clips), start + batch)
+        run = stream_clips(
+            arch,
+            to_pixels(clips.frames[start:stop], *pixel_stats),
+            counts=counts[start:stop] if counts is not None else None,
+            seeds=[seed + i for i in range(start, stop)],
+            project=project,
+        )
+        embeds.append(run.embeddings)
+        keeps.append(run.keep_mask)
     return ClipRun(torch.cat(embeds), torch.cat(keeps))
 
 
@@ -174,20 +177,23 @@ class Evaluator:
             model, processor, CLASS_NAMES, TEMPLATES
         )
         self.ema_decay, self.gate_mode, self.batch = ema_decay, gate_mode, batch
+        # One gate configuration for calibration, Arch C and the random control's floor,
+        # so the calibrated threshold is the one the evaluated gate reaches.
+        self.gate = GateConfig(ema_decay=ema_decay, floor_tokens=FLOOR_TOKENS)
 
-    def run(self, arch: nn.Module, clips: ClipSet, counts: torch.Tensor | None = None) -> ClipRun:
+    def run(
+        self, arch: Architecture, clips: ClipSet, counts: torch.Tensor | None = None
+    ) -> ClipRun:
         """Frame embeddings and keep masks of ``arch`` on ``clips``."""
         return run_clips(arch, self.model, clips, self.stats, self.batch, counts)
 
-    def arch_c(self, keep: float, calibration: ClipSet) -> tuple[nn.Module, float | None]:
+    def arch_c(self, keep: float, calibration: ClipSet) -> tuple[Architecture, float | None]:
         """Arch C at keep fraction ``keep`` and its threshold (None in budget mode)."""
         if self.gate_mode == "budget":
-            arch = make_arch(
-                "C", self.tower, mode="budget", keep_fraction=keep, ema_decay=self.ema_decay
-            )
-            return arch, None
-        theta = calibrate_threshold(self.tower, calibration, keep, self.ema_decay, self.stats)
-        return make_arch("C", self.tower, threshold=theta, ema_decay=self.ema_decay), theta
+            budget = replace(self.gate, mode="budget", keep_fraction=keep)
+            return make_arch("C", self.tower, gate=budget), None
+        theta = calibrate_threshold(self.tower, calibration, keep, self.gate, self.stats)
+        return make_arch("C", self.tower, gate=replace(self.gate, threshold=theta)), theta
 
     def variant(
         self, clips: ClipSet, keeps: Sequence[float], calibration: ClipSet, with_random: bool = True
@@ -204,14 +210,16 @@ class Evaluator:
             runs = {"arch_c": self.run(arch, clips)}
             if with_random:
                 counts = runs["arch_c"].keep.sum(-1) if theta is not None else None
-                rand = random_keep_arch("C", self.tower, keep, seed=0, floor_tokens=4)
+                rand = random_keep_arch(
+                    "C", self.tower, keep, seed=0, floor_tokens=self.gate.floor_tokens
+                )
                 runs["random"] = self.run(rand, clips, counts)
             row: dict = {"keep_target": keep, "threshold": theta}
             for name, run in runs.items():
                 hits[f"{name}@{keep}"] = h = clip_correct(self.classifier, run, labels)
                 row[name] = {
                     "clip_acc": float(h.mean()),
-                    "clip_acc_ci95": wilson(h),
+                    "clip_acc_ci95": wilson_interval(int(h.sum()), h.size),
                     **fidelity(run, dense),
                     **keep_stats(run, motion),
                 }

@@ -1,23 +1,23 @@
 """Find the gate threshold that gives a target keep fraction on calibration clips.
 
-The keep fraction depends only on the gate (layer-0 features, EMA, threshold), not on the
-encoder, so the bisection runs the gate alone over precomputed patch features. The
-calibration clips are separate from the test clips (training backgrounds, their own seed).
+A thin adapter over :mod:`neuroflow.core.threshold_search`: it turns a clip set into the
+gate features of its frames (every clip its own stream) and bisects with the full gate
+configuration the evaluated Arch C uses. The calibration clips are separate from the test
+clips (training backgrounds, their own seed).
 """
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
-from neuroflow.core.gate import RetinalGate
+from neuroflow.core.gate import GateConfig
+from neuroflow.core.threshold_search import gate_features, search_threshold
 from neuroflow.glyphs.clips import ClipSet
 from neuroflow.glyphs.dataset import to_pixels
 from neuroflow.models.tower import VisionTower
 
 
-@torch.no_grad()
-def gate_features(
+def clip_features(
     tower: VisionTower,
     clips: ClipSet,
     stats: tuple[list[float], list[float]],
@@ -25,47 +25,35 @@ def gate_features(
 ) -> Tensor:
     """``[T, n, N, D]`` layer-0 gate features of every frame of every clip."""
     pixels = to_pixels(clips.frames, *stats)  # [n, T, 3, S, S]
-    return torch.stack(
-        [tower.embed(pixels[:, t]).gate_features(signal) for t in range(pixels.shape[1])]
-    )
-
-
-def keep_fraction(features: Tensor, threshold: float, ema_decay: float) -> float:
-    """Mean keep fraction of a threshold gate over frames 1..T-1 (frame 0 is dense)."""
-    gate = RetinalGate(threshold=threshold, ema_decay=ema_decay)
-    state = gate.new_state(features.shape[1])
-    kept = [gate.step(frame, state).keep_fraction for frame in features]
-    return float(torch.stack(kept[1:]).mean())
+    # All clips of a frame go through the tower in one call, as when the gate runs.
+    return gate_features(tower, pixels.transpose(0, 1), signal, chunk=max(1, len(clips)))
 
 
 def calibrate_threshold(
     tower: VisionTower,
     clips: ClipSet,
     target: float,
-    ema_decay: float,
+    gate: GateConfig,
     stats: tuple[list[float], list[float]],
-    iterations: int = 20,
+    steps: int = 20,
 ) -> float:
-    """Threshold whose mean keep fraction on ``clips`` is closest to ``target`` (bisection).
+    """Threshold whose mean keep fraction on ``clips`` is closest to ``target``.
+
+    Args:
+        tower: The vision tower.
+        clips: Calibration clips.
+        target: Wanted mean keep fraction after the dense first frame, in (0, 1].
+        gate: The gate settings of the architecture that will use the threshold (floor,
+            EMA decay, signal, ...); only its threshold is searched.
+        stats: Normalisation mean and std of the model's processor.
+        steps: Bisection steps (no tolerance: it stops early only on an exact hit).
 
     Raises:
-        ValueError: ``target`` is above the keep fraction at threshold 0 (the gate cannot
-            keep that many patches on these clips; the floor sets the lower end).
+        ValueError: ``target`` is outside (0, 1] or above the keep fraction at threshold 0
+            (the gate cannot keep that many patches on these clips).
     """
     if not 0.0 < target <= 1.0:
         raise ValueError(f"target keep fraction must lie in (0, 1], got {target}")
-    features = gate_features(tower, clips, stats)
-    high_keep = keep_fraction(features, 0.0, ema_decay)
-    if target > high_keep + 1e-6:
-        raise ValueError(
-            f"keep fraction {target} is unreachable: threshold 0 keeps {high_keep:.3f} on the "
-            "calibration clips (add noise, pan or distractors, or lower the target)"
-        )
-    low, high = 0.0, 2.0  # keep fraction falls as the threshold rises
-    for _ in range(iterations):
-        mid = (low + high) / 2
-        if keep_fraction(features, mid, ema_decay) > target:
-            low = mid
-        else:
-            high = mid
-    return (low + high) / 2
+    features = clip_features(tower, clips, stats, gate.signal)
+    threshold, _ = search_threshold(features, gate, target, tol=0.0, steps=steps)
+    return threshold

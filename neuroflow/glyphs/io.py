@@ -1,9 +1,9 @@
-"""Saving and loading the mini SigLIP directory, with errors that name what is missing.
+"""Saving a trained mini SigLIP directory; checking and loading are re-exported.
 
-A model directory holds what ``save_pretrained`` writes for the model (``config.json``,
-``model.safetensors``) and the processor (``tokenizer.json``, ``tokenizer_config.json``,
-``processor_config.json``), plus :data:`META_FILE` with the training recipe and the measured
-held-out accuracy. Weights are stored in float16 (half the bytes; the accuracy recorded in
+Loading and checking a model directory (:func:`load_mini_siglip`,
+:func:`check_model_files`, :func:`read_meta`) live in :mod:`neuroflow.models.mini_siglip`,
+where the ``"mini_siglip"`` model source needs them. Saving is part of the training recipe
+and stays here. Weights are stored in float16 (half the bytes; the accuracy recorded in
 the metadata is measured on the reloaded float16 weights, cast to float32).
 """
 
@@ -13,25 +13,27 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
 from torch import nn
 
-from neuroflow.models.loading import (
-    BUILTIN_MODELS,
-    ModelNotAvailableError,
-    load_vision_language_model,
+from neuroflow.models.mini_siglip import (
+    META_FILE,
+    REQUIRED_FILES,
+    SHIPPED_DIR,
+    check_model_files,
+    load_mini_siglip,
+    read_meta,
 )
 
-META_FILE = "neuroflow_meta.json"
-REQUIRED_FILES = (
-    "config.json",
-    "model.safetensors",
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "processor_config.json",
-    META_FILE,
-)
-SHIPPED_DIR = BUILTIN_MODELS["mini_siglip"]
+__all__ = [
+    "META_FILE",
+    "REQUIRED_FILES",
+    "SHIPPED_DIR",
+    "check_model_files",
+    "load_mini_siglip",
+    "read_meta",
+    "save_model",
+    "write_meta",
+]
 
 
 def save_model(
@@ -55,64 +57,3 @@ def save_model(
 def write_meta(out_dir: str | Path, meta: dict) -> None:
     """Write the metadata JSON (sorted keys, so re-runs diff cleanly)."""
     (Path(out_dir) / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-
-
-def check_model_files(path: str | Path) -> Path:
-    """Raise :class:`ModelNotAvailableError` naming every missing or unreadable file.
-
-    Args:
-        path: A mini-SigLIP directory.
-
-    Returns:
-        The directory as a ``Path``.
-    """
-    path = Path(path)
-    if not path.is_dir():
-        raise ModelNotAvailableError(
-            f"mini SigLIP directory {path} does not exist; train one with "
-            "`neuroflow-train-mini --out DIR` or restore neuroflow/assets/mini_siglip"
-        )
-    missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
-    if missing:
-        raise ModelNotAvailableError(
-            f"mini SigLIP directory {path} lacks {', '.join(missing)}; re-create it with "
-            "`neuroflow-train-mini --out DIR` (or restore the shipped files from git)"
-        )
-    damaged = [name for name in REQUIRED_FILES if not _readable(path / name)]
-    if damaged:
-        raise ModelNotAvailableError(
-            f"mini SigLIP directory {path} has damaged file(s) {', '.join(damaged)} "
-            "(truncated or not valid JSON/safetensors); re-create or restore them"
-        )
-    return path
-
-
-def _readable(file: Path) -> bool:
-    try:
-        if file.suffix == ".json":
-            json.loads(file.read_text())
-        else:
-            with safe_open(str(file), framework="pt") as handle:
-                for key in handle.keys():
-                    handle.get_slice(key)
-        return True
-    except Exception:  # noqa: BLE001 - any parse failure means the file is damaged
-        return False
-
-
-def read_meta(path: str | Path = SHIPPED_DIR) -> dict:
-    """The metadata JSON of a model directory (checked first)."""
-    return json.loads((check_model_files(path) / META_FILE).read_text())
-
-
-def load_mini_siglip(path: str | Path = SHIPPED_DIR) -> tuple[nn.Module, object]:
-    """Load a mini SigLIP directory (default: the shipped one) as float32 ``(model, processor)``.
-
-    Goes through :func:`neuroflow.models.loading.load_vision_language_model`, the loader used
-    for hub checkpoints, after checking every file.
-
-    Raises:
-        ModelNotAvailableError: A file is missing or damaged; the message names it.
-    """
-    path = check_model_files(path)
-    return load_vision_language_model(path, dtype=torch.float32)

@@ -20,12 +20,12 @@ import transformers
 
 from neuroflow.glyphs.backgrounds import BackgroundStyle
 from neuroflow.glyphs.dataset import DataConfig, GlyphSpec, render_set
-from neuroflow.glyphs.io import load_mini_siglip, save_model, write_meta
-from neuroflow.glyphs.model import ModelSize, build_model, build_processor
+from neuroflow.glyphs.io import save_model, write_meta
 from neuroflow.glyphs.render import CLASS_NAMES, available_fonts
 from neuroflow.glyphs.text import TEMPLATES, build_tokenizer, longest_caption
 from neuroflow.glyphs.train import StageConfig, train_ce, train_sigmoid
 from neuroflow.glyphs.zeroshot_images import HELDOUT_SEED, heldout_images, zero_shot_top1
+from neuroflow.models.mini_siglip import ModelSize, build_model, build_processor, load_mini_siglip
 
 
 @dataclass(frozen=True)

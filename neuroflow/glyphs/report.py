@@ -21,11 +21,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from neuroflow.eval.stats import paired_comparison
 from neuroflow.glyphs.benchmark import GATE_MODES, Evaluator
 from neuroflow.glyphs.clips import ClipSet, ClipSpec, make_clips
-from neuroflow.glyphs.io import SHIPPED_DIR, load_mini_siglip
-from neuroflow.glyphs.stats import paired_comparison
 from neuroflow.glyphs.summary import summary_table
+from neuroflow.models.mini_siglip import SHIPPED_DIR, load_mini_siglip
 
 VARIANTS: dict[str, dict] = {
     "moving": {},

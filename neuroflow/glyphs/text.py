@@ -1,8 +1,9 @@
-"""Captions and the word-level tokenizer of the mini SigLIP.
+"""Captions and the word-level vocabulary of the mini SigLIP.
 
 The vocabulary is every word of every template and class name, plus ``[PAD]`` and
-``[UNK]``. It is built with the ``tokenizers`` library and wrapped as a
-``PreTrainedTokenizerFast``, which ``save_pretrained``/``AutoTokenizer`` round-trip.
+``[UNK]``. The tokenizer itself (a ``tokenizers`` word-level model wrapped as a
+``PreTrainedTokenizerFast``) is built by :func:`neuroflow.models.mini_siglip.build_word_tokenizer`;
+this module supplies the glyph captions it is built from.
 """
 
 from __future__ import annotations
@@ -10,10 +11,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
 from neuroflow.glyphs.render import CLASS_NAMES
+from neuroflow.models.mini_siglip import PAD, UNK, build_word_tokenizer, word_vocabulary
+
+__all__ = [
+    "PAD",
+    "TEMPLATES",
+    "UNK",
+    "build_tokenizer",
+    "caption",
+    "longest_caption",
+    "random_captions",
+    "vocabulary",
+]
 
 TEMPLATES = (
     "a photo of the digit {}.",
@@ -25,7 +37,6 @@ TEMPLATES = (
     "a photo of a {}.",
     "the numeral {}.",
 )
-PAD, UNK = "[PAD]", "[UNK]"
 
 
 def caption(label: int, template: int = 0, class_names: Sequence[str] = CLASS_NAMES) -> str:
@@ -43,11 +54,7 @@ def vocabulary(
     templates: Sequence[str] = TEMPLATES, class_names: Sequence[str] = CLASS_NAMES
 ) -> list[str]:
     """Special tokens, then every distinct word of the templates and class names, sorted."""
-    words: set[str] = set()
-    pre = pre_tokenizers.Whitespace()
-    for text in [*templates, *class_names]:
-        words.update(w for w, _ in pre.pre_tokenize_str(text.format("").lower()))
-    return [PAD, UNK, *sorted(words)]
+    return word_vocabulary(text.format("") for text in [*templates, *class_names])
 
 
 def build_tokenizer(max_length: int, words: Sequence[str] | None = None) -> PreTrainedTokenizerFast:
@@ -57,15 +64,7 @@ def build_tokenizer(max_length: int, words: Sequence[str] | None = None) -> PreT
         max_length: ``model_max_length``; ``padding="max_length"`` pads to it.
         words: Vocabulary (default: :func:`vocabulary`); must start with ``[PAD]``, ``[UNK]``.
     """
-    words = list(words) if words is not None else vocabulary()
-    if words[:2] != [PAD, UNK]:
-        raise ValueError("the vocabulary must start with [PAD] and [UNK]")
-    core = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token=UNK))
-    core.normalizer = normalizers.Lowercase()
-    core.pre_tokenizer = pre_tokenizers.Whitespace()
-    return PreTrainedTokenizerFast(
-        tokenizer_object=core, pad_token=PAD, unk_token=UNK, model_max_length=max_length
-    )
+    return build_word_tokenizer(vocabulary() if words is None else words, max_length)
 
 
 def longest_caption(

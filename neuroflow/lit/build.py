@@ -9,18 +9,16 @@ from typing import Any
 
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
-from torch.utils.data import DataLoader, Dataset
+from omegaconf import DictConfig
+from torch.utils.data import Dataset
 
-from neuroflow.archs import Architecture, make_arch
-from neuroflow.core.gate import GateConfig
+from neuroflow.archs import Architecture, get_method, make_arch
 from neuroflow.core.schedules import Schedule
-from neuroflow.data.dataset import collate_clips
+from neuroflow.data.datamodule import ClipDataModule
 from neuroflow.data.transforms import FrameTransform
 from neuroflow.eval.zeroshot import ZeroShotClassifier, build_classifier, project_image
+from neuroflow.models.dtypes import parse_dtype
 from neuroflow.models.loading import load_vision_language_model, wrap_tower
-
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
 @dataclass
@@ -36,26 +34,20 @@ class EvalParts:
     class_names: list[str]
 
 
-def gate_config(cfg: DictConfig) -> GateConfig:
-    """The gate group as a validated :class:`GateConfig`."""
-    return GateConfig(**OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]
-
-
 def build_archs(cfg: DictConfig, tower: Any) -> tuple[Architecture, Architecture]:
-    """Dense reference and the configured sparse architecture over one tower."""
-    arch = OmegaConf.to_container(cfg.arch, resolve=True)
-    name = str(arch.pop("name"))  # type: ignore[union-attr]
-    if name.lower() == "dense":
-        return make_arch("dense", tower), make_arch("dense", tower)
-    cache = cfg.cache
-    sparse = make_arch(
-        name,
-        tower,
-        gate=gate_config(cfg.gate),
-        cache_mode=cache.mode,
-        cache_alpha=cache.alpha,
-        **arch,
-    )  # type: ignore[arg-type]
+    """Dense reference and the configured method over one tower.
+
+    ``cfg.arch`` targets :func:`~neuroflow.archs.make_arch`; the gate group instantiates a
+    :class:`~neuroflow.core.gate.GateConfig` and the cache group a
+    :class:`~neuroflow.core.cache.CorticalCache`, passed only to methods that use them.
+    """
+    method = get_method(cfg.arch.name)
+    gate = instantiate(cfg.gate) if method.uses_gate else None
+    cache = instantiate(cfg.cache) if method.uses_cache else None
+    # Built objects go to the partial call, not to instantiate (which turns dataclasses into
+    # configs).
+    build = instantiate(cfg.arch, _partial_=True)
+    sparse = build(tower=tower, gate=gate, cache=cache, seed=int(cfg.seed))
     return make_arch("dense", tower), sparse
 
 
@@ -76,7 +68,7 @@ def build_transform(cfg: DictConfig, processor: Any) -> FrameTransform:
 def build_parts(cfg: DictConfig) -> EvalParts:
     """Load the model and build architectures, classifier, schedule and dataset."""
     model, processor = load_vision_language_model(
-        cfg.model.source, dtype=DTYPES[cfg.model.dtype], device=cfg.model.device
+        cfg.model.source, dtype=parse_dtype(cfg.model.dtype), device=cfg.model.device
     )
     tower = wrap_tower(model)
     dense, sparse = build_archs(cfg, tower)
@@ -90,14 +82,10 @@ def build_parts(cfg: DictConfig) -> EvalParts:
     return EvalParts(dense, sparse, classifier, project, schedule, dataset, class_names)
 
 
-def build_loader(cfg: DictConfig, dataset: Dataset) -> DataLoader:
-    """Deterministic, unshuffled loader of clip batches."""
-    return DataLoader(
-        dataset,
-        batch_size=int(cfg.batch_size),
-        shuffle=False,
-        num_workers=int(cfg.num_workers),
-        collate_fn=collate_clips,
+def build_datamodule(cfg: DictConfig, dataset: Dataset) -> ClipDataModule:
+    """``dataset`` as the test set: deterministic, unshuffled batches of ``collate_clips``."""
+    return ClipDataModule(
+        test=dataset, batch_size=int(cfg.batch_size), num_workers=int(cfg.num_workers)
     )
 
 

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from neuroflow.eval.summary import summary_rows
-from neuroflow.lit.build import build_loader, build_parts, build_trainer
+from neuroflow.lit.build import build_datamodule, build_parts, build_trainer
 from neuroflow.lit.zero_shot import ZeroShotEvalModule
 from neuroflow.results import RunResults
 
@@ -43,22 +43,6 @@ def print_summary(summary: dict, console: Console | None = None) -> None:
     )
 
 
-def _wandb_run(cfg: DictConfig, run_dir: Path):  # noqa: ANN202
-    if not cfg.logger.get("enabled", False) or cfg.logger.get("mode") == "disabled":
-        return None
-    import wandb
-
-    return wandb.init(
-        project=cfg.logger.project,
-        mode=cfg.logger.mode,
-        dir=str(run_dir),
-        group=cfg.logger.get("group"),
-        tags=list(cfg.logger.get("tags") or []),
-        config=OmegaConf.to_container(cfg, resolve=True),
-        reinit="finish_previous",
-    )
-
-
 def run_eval(cfg: DictConfig, run_dir: str | Path) -> float:
     """Run one evaluation; returns the sparse top-1 (the sweep objective)."""
     sink = RunResults(run_dir)
@@ -79,10 +63,11 @@ def run_eval(cfg: DictConfig, run_dir: str | Path) -> float:
         cfg.aggregation,
         parts.class_names,
     )
-    build_trainer(cfg).test(module, dataloaders=build_loader(cfg, parts.dataset), verbose=False)
+    data = build_datamodule(cfg, parts.dataset)
+    build_trainer(cfg).test(module, datamodule=data, verbose=False)
     if module.summary is None:
         raise RuntimeError("no clip could be evaluated; see the skipped-clip list")
-    skipped = {s["clip_id"]: s for s in [*getattr(parts.dataset, "skipped", []), *module.skipped]}
+    skipped = {s["clip_id"]: s for s in [*data.skipped, *module.skipped]}
     summary = dict(
         module.summary,
         skipped=list(skipped.values()),
@@ -97,12 +82,7 @@ def run_eval(cfg: DictConfig, run_dir: str | Path) -> float:
     sink.add_table("summary", summary_rows(summary))
     sink.write(summary)
     print_summary(summary)
-    run = _wandb_run(cfg, sink.run_dir)
-    if run is not None:
-        try:
-            sink.log_wandb(run, summary)
-        finally:
-            run.finish()
+    sink.mirror_to_wandb(cfg.logger, OmegaConf.to_container(cfg, resolve=True), "eval", summary)
     return float(summary["sparse"]["top1"]["acc"])
 
 

@@ -1,86 +1,82 @@
-"""Load a vision tower from a hub id, a local directory or a built-in tiny config.
+"""Load a vision tower from a registered source name, a local directory or a hub id.
 
 ``load_vision_model("google/siglip-base-patch16-224")`` and
 ``load_vision_model("/models/siglip-base")`` go through the same ``from_pretrained`` code;
-``"tiny-siglip"``, ``"tiny-clip"`` and ``"tiny-vit"`` build small random towers offline
-(tests, timing smoke runs). When a hub model is not in the local cache and the network is
-unreachable, :class:`ModelNotAvailableError` says what to download and where to put it.
+registered names (:mod:`neuroflow.models.sources`: ``"tiny-siglip"``, ``"tiny-clip"``,
+``"tiny-vit"``, ``"mini_siglip"`` and whatever else was registered) come first. A path that
+does not exist, or a hub model that is neither cached nor reachable, raises
+:class:`ModelNotAvailableError` saying what is missing and, for hub ids, how to download it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from huggingface_hub.errors import HFValidationError
+from huggingface_hub.utils import validate_repo_id
 from torch import nn
 from transformers import (
     AutoConfig,
+    AutoModel,
+    AutoProcessor,
     CLIPModel,
-    CLIPVisionConfig,
     CLIPVisionModel,
     SiglipModel,
-    SiglipVisionConfig,
     SiglipVisionModel,
-    ViTConfig,
     ViTForImageClassification,
     ViTModel,
 )
 
 from neuroflow.models.clip import ClipTower
+from neuroflow.models.errors import ModelNotAvailableError
+from neuroflow.models.mini_siglip import SHIPPED_DIR, check_model_files
 from neuroflow.models.siglip import SiglipTower
+from neuroflow.models.sources import TINY_KW, get_source, source_names
 from neuroflow.models.tower import VisionTower
 from neuroflow.models.vit import VitTower
 
-TINY_KW = dict(
-    hidden_size=32,
-    intermediate_size=64,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    image_size=32,
-    patch_size=4,
-)
+__all__ = [
+    "ASSETS",
+    "BUILTIN_MODELS",
+    "DOWNLOAD_COMMAND",
+    "TINY_KW",
+    "ModelNotAvailableError",
+    "check_model_dir",
+    "load_vision_language_model",
+    "load_vision_model",
+    "resolve_source",
+    "wrap_tower",
+]
 
-
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
-BUILTIN_MODELS = {"mini_siglip": ASSETS / "mini_siglip"}
-
-
-class ModelNotAvailableError(OSError):
-    """A model could not be loaded (offline, misspelled id, or a damaged local directory)."""
+ASSETS = SHIPPED_DIR.parent
+# Built-in sources that are directories on disk (the others are built in memory).
+BUILTIN_MODELS = {"mini_siglip": SHIPPED_DIR}
+# The `hf` CLI of huggingface_hub >= 1.0 (`huggingface-cli` is gone); a test runs it.
+DOWNLOAD_COMMAND = "hf download {repo_id} --local-dir {local_dir}"
 
 
 def resolve_source(source: str | Path) -> str:
-    """Map a built-in model name (e.g. ``"mini_siglip"``) to its shipped directory."""
+    """Map a built-in on-disk model name (``"mini_siglip"``) to its checked directory.
+
+    Other sources are returned unchanged as strings.
+    """
     name = str(source)
     if name in BUILTIN_MODELS:
-        path = BUILTIN_MODELS[name]
-        if not (path / "config.json").is_file():
-            raise ModelNotAvailableError(
-                f"built-in model {name!r} is missing its files under {path}; re-create them "
-                "with `neuroflow-train-mini` or restore them from the repository"
-            )
-        return str(path)
+        return str(check_model_files(BUILTIN_MODELS[name]))
     return name
 
 
 def check_model_dir(path: Path) -> None:
     """Raise :class:`ModelNotAvailableError` naming what a local model directory lacks."""
+    if not path.is_dir():
+        raise ModelNotAvailableError(f"{path} is a file, not a model directory")
     missing = [f for f in ("config.json",) if not (path / f).is_file()]
     if not any(path.glob("*.safetensors")) and not any(path.glob("*.bin")):
         missing.append("model.safetensors")
     if missing:
         raise ModelNotAvailableError(f"model directory {path} lacks {', '.join(missing)}")
-
-
-def _tiny_model(family: str, seed: int) -> nn.Module:
-    torch.manual_seed(seed)
-    if family == "siglip":
-        return SiglipVisionModel(SiglipVisionConfig(**TINY_KW))
-    if family == "clip":
-        return CLIPVisionModel(CLIPVisionConfig(**TINY_KW))
-    if family == "vit":
-        return ViTModel(ViTConfig(**TINY_KW))
-    raise ValueError(f"unknown tiny model family {family!r}")
 
 
 def wrap_tower(model: nn.Module) -> VisionTower:
@@ -101,15 +97,30 @@ def wrap_tower(model: nn.Module) -> VisionTower:
     )
 
 
+def _is_path_like(source: str | Path) -> bool:
+    """True when ``source`` can only mean a directory (a ``Path``, or not a valid hub id).
+
+    ``org/name`` strings are valid hub ids *and* relative paths; those stay ambiguous.
+    """
+    if isinstance(source, Path) or source.startswith((".", "/", "~")):
+        return True
+    try:
+        validate_repo_id(source)
+    except HFValidationError:
+        return True
+    return False
+
+
 def _offline_message(source: str, err: Exception) -> str:
-    local = Path(source).name or "model"
+    # Everything needed to act goes in the first line: the CLI prints only first lines.
+    local = f"models/{Path(source).name or 'model'}"
+    download = DOWNLOAD_COMMAND.format(repo_id=source, local_dir=local)
     return (
-        f"could not load model {source!r} ({type(err).__name__}: {str(err).splitlines()[0]}).\n"
-        f"If this is a hub id, the machine has no network or the model is not cached: on a "
-        f"machine with network run\n  huggingface-cli download {source} --local-dir "
-        f"models/{local}\nthen copy models/{local} here and pass its path (e.g. "
-        f"model.source=models/{local}). If it is a local directory, it must hold config.json "
-        f"and model.safetensors written by save_pretrained."
+        f"could not load model {source!r}: it is not a registered source "
+        f"({', '.join(source_names())}) nor a local directory, and as a hub id it is not cached "
+        f"and the hub cannot be reached; on a machine with network run `{download}`, copy "
+        f"{local} here and pass its path (e.g. model.source=./{local})\n"
+        f"cause: {type(err).__name__}: {str(err).strip()}"
     )
 
 
@@ -125,6 +136,34 @@ def _hf_class(source: str) -> type[nn.Module]:
     raise ValueError(f"{source!r} is a {model_type!r} model; expected SigLIP, CLIP or ViT")
 
 
+def _local_or_hub(source: str | Path) -> tuple[str, bool]:
+    """``(what to pass to from_pretrained, whether it is a local directory)``, checked."""
+    path = Path(source).expanduser()
+    if path.exists():
+        check_model_dir(path)
+        return str(path), True
+    if _is_path_like(source):
+        raise ModelNotAvailableError(
+            f"no model directory at {path.absolute()}; pass an existing directory written by "
+            "save_pretrained (config.json + model.safetensors), a hub id or a registered "
+            f"source ({', '.join(source_names())})"
+        )
+    return str(source), False
+
+
+def _from_pretrained(source: str, is_local: bool, load: Callable[[], object]) -> object:
+    try:
+        return load()
+    except (OSError, ValueError) as err:
+        if isinstance(err, ValueError) and "expected SigLIP" in str(err):
+            raise
+        if is_local:
+            raise ModelNotAvailableError(
+                f"could not read model directory {source}: {type(err).__name__}: {err}"
+            ) from err
+        raise ModelNotAvailableError(_offline_message(source, err)) from err
+
+
 def load_vision_model(
     source: str | Path,
     *,
@@ -135,57 +174,34 @@ def load_vision_model(
     """Load a vision tower and wrap it for the sparse architectures.
 
     Args:
-        source: ``"tiny-siglip"`` / ``"tiny-clip"`` / ``"tiny-vit"`` (random, offline), a
-            local directory written by ``save_pretrained``, or a hub id.
+        source: A registered source name (``"tiny-siglip"`` / ``"tiny-clip"`` /
+            ``"tiny-vit"``: random, offline; ``"mini_siglip"``: the shipped trained model;
+            see :func:`~neuroflow.models.sources.register_source`), a local directory
+            written by ``save_pretrained`` (a ``Path`` is always read as a directory), or a
+            hub id.
         dtype: Parameter dtype.
         device: Device to load onto.
-        seed: Seed of the random tiny towers.
+        seed: Seed of sources with random weights.
 
     Returns:
         The tower in eval mode.
 
     Raises:
-        ModelNotAvailableError: The model cannot be found or read; the message says what to
-            download and where to put it.
+        ModelNotAvailableError: The model cannot be found or read; the message says what is
+            missing (and, for a hub id, what to download and where to put it).
     """
-    source = resolve_source(source)
-    if source.startswith("tiny-"):
-        hf = _tiny_model(source.removeprefix("tiny-"), seed)
+    named = get_source(source) if isinstance(source, str) else None
+    if named is not None:
+        model = named.vision(seed)
     else:
-        hf = _from_pretrained(source, _hf_class)
-    return wrap_tower(hf).to(device=device, dtype=dtype).eval()
-
-
-def _from_pretrained(source: str, pick_class) -> nn.Module:  # noqa: ANN001
-    path = Path(source)
-    if path.exists():
-        check_model_dir(path)
-    try:
-        return pick_class(source).from_pretrained(source, attn_implementation="sdpa")
-    except (OSError, ValueError) as err:
-        if isinstance(err, ValueError) and "expected SigLIP" in str(err):
-            raise
-        raise ModelNotAvailableError(_offline_message(source, err)) from err
-
-
-def _tiny_vision_language() -> tuple[nn.Module, object]:
-    """A random tiny SigLIP (vision + text) with the glyph word tokenizer: smoke runs only."""
-    from neuroflow.glyphs.model import ModelSize, build_model, build_processor
-    from neuroflow.glyphs.text import build_tokenizer
-
-    size = ModelSize(
-        image_size=32,
-        patch_size=4,
-        hidden=32,
-        mlp=64,
-        layers=2,
-        heads=4,
-        text_layers=1,
-        max_length=16,
-    )
-    tokenizer = build_tokenizer(size.max_length)
-    model = build_model(size, len(tokenizer), tokenizer.pad_token_id, seed=0)
-    return model, build_processor(tokenizer, size.image_size)
+        name, local = _local_or_hub(source)
+        model = _from_pretrained(
+            name,
+            local,
+            lambda: _hf_class(name).from_pretrained(name, attn_implementation="sdpa"),
+        )
+    tower = model if isinstance(model, VisionTower) else wrap_tower(model)
+    return tower.to(device=device, dtype=dtype).eval()
 
 
 def load_vision_language_model(
@@ -194,24 +210,31 @@ def load_vision_language_model(
     """Load a full image-text model (SigLIP or CLIP) and its processor for zero-shot use.
 
     Args:
-        source: Built-in name (``"mini_siglip"``; ``"tiny-siglip"`` is a random tiny model
-            for smoke runs), local directory or hub id.
+        source: A registered source with a text tower (``"mini_siglip"``; ``"tiny-siglip"``
+            is a random tiny model for smoke runs), a local directory or a hub id.
         dtype: Parameter dtype.
         device: Device to load onto.
 
     Returns:
         ``(model, processor)``: the HF ``SiglipModel``/``CLIPModel`` in eval mode and its
         ``AutoProcessor``.
-    """
-    from transformers import AutoModel, AutoProcessor
 
-    source = resolve_source(source)
-    if source == "tiny-siglip":
-        model, processor = _tiny_vision_language()
+    Raises:
+        ModelNotAvailableError: The model cannot be found or read, or the registered
+            source has no text tower.
+    """
+    named = get_source(source) if isinstance(source, str) else None
+    if named is not None:
+        if named.vision_language is None:
+            raise ModelNotAvailableError(
+                f"model source {source!r} has no text tower; zero-shot evaluation needs an "
+                "image-text model (e.g. mini_siglip, tiny-siglip, a CLIP/SigLIP directory)"
+            )
+        model, processor = named.vision_language()
         return model.to(device=device, dtype=dtype).eval(), processor
-    model = _from_pretrained(source, lambda _: AutoModel)
-    try:
-        processor = AutoProcessor.from_pretrained(source)
-    except (OSError, ValueError) as err:
-        raise ModelNotAvailableError(_offline_message(source, err)) from err
+    name, local = _local_or_hub(source)
+    model = _from_pretrained(
+        name, local, lambda: AutoModel.from_pretrained(name, attn_implementation="sdpa")
+    )
+    processor = _from_pretrained(name, local, lambda: AutoProcessor.from_pretrained(name))
     return model.to(device=device, dtype=dtype).eval(), processor

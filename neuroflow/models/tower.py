@@ -7,11 +7,9 @@ embedding separately (the gate can look at either), the encoder as a list of
 dense forward and equals the HF model's ``pooler_output``.
 
 :meth:`VisionTower.fast_pool` is the pooling the architectures use. It equals :meth:`pool`
-up to rounding, but SigLIP's MAP head (one fixed probe attending over the tokens) runs
-folded: the logits of head ``h`` are ``x_i . (W_k,h^T q_h)`` (the key bias adds a per-head
-constant that softmax cancels) and its output is ``W_v,h (sum_i p_hi x_i) + b_v,h``, so the
-key and value projections of the tokens are never formed and pooling N tokens costs
-O(N D H) instead of O(N D^2). Dense and sparse paths pool the same way.
+up to rounding, but SigLIP's MAP head runs folded (:mod:`neuroflow.models.map_head`: the
+tokens' keys and values are never formed), on the packed CPU kernels where they apply
+(:mod:`neuroflow.models.cpu_kernels`). Dense and sparse paths pool the same way.
 """
 
 from __future__ import annotations
@@ -19,43 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from neuroflow.core.packing import Packing
-from neuroflow.models.blocks import Block, MapHeadKernels, fast_path_ok, weights_key
+from neuroflow.models.blocks import Block
+from neuroflow.models.cpu_kernels import Cached, MapHeadKernels, for_map_head
+from neuroflow.models.map_head import MapHeadOps, foldable_map_head, folded_pool
 from neuroflow.models.posemb import resize_patch_table, square_grid, stretch_factor
-
-
-def foldable_map_head(tower: VisionTower) -> nn.Module | None:
-    """SigLIP's MAP head when its attention is a plain single-probe ``nn.MultiheadAttention``."""
-    head = getattr(tower.hf, "head", None)
-    attn = getattr(head, "attention", None)
-    if tower.family != "siglip" or not isinstance(attn, nn.MultiheadAttention):
-        return None
-    plain = attn._qkv_same_embed_dim and attn.in_proj_bias is not None and attn.batch_first
-    if not plain or attn.bias_k is not None or attn.add_zero_attn or head.probe.shape[1] != 1:
-        return None
-    return head
-
-
-def folded_map_pool(tower: VisionTower, head: nn.Module, hidden: Tensor) -> Tensor:
-    """SigLIP pooling ``head(post_layernorm(hidden))`` with the MAP head folded (module doc)."""
-    attn = head.attention
-    x = tower.hf.post_layernorm(hidden)
-    kernels = tower.head_kernels(head, x)
-    if kernels is not None:
-        return kernels.pool(x, head.layernorm)
-    d, heads = x.shape[-1], attn.num_heads
-    w_q, w_k, w_v = attn.in_proj_weight.chunk(3)
-    b_q, _, b_v = attn.in_proj_bias.chunk(3)
-    q = F.linear(head.probe.reshape(1, d), w_q, b_q).view(heads, -1) * (d // heads) ** -0.5
-    u = torch.einsum("hc,hcd->hd", q, w_k.view(heads, -1, d))  # [H, D]
-    p = torch.softmax(torch.matmul(x, u.t()), dim=1)  # [B, n, H]
-    mixed = torch.matmul(p.transpose(1, 2), x)  # [B, H, D]
-    v = torch.einsum("bhd,hcd->bhc", mixed, w_v.view(heads, -1, d)) + b_v.view(heads, -1)
-    out = attn.out_proj(v.reshape(-1, d))
-    return out + head.mlp(head.layernorm(out))
 
 
 @dataclass
@@ -104,7 +72,7 @@ class VisionTower(nn.Module):
         self.blocks = nn.ModuleList(self._make_blocks())
         self.native_side = square_grid(self._position_weight().shape[0] - self.num_prefix_tokens)
         self._table_cache: dict[tuple, Tensor] = {}
-        self._head_kernels: MapHeadKernels | None = None
+        self._head_kernels: Cached | None = None  # kept by for_map_head
 
     # --- what a family adapter provides -------------------------------------------------
     def _make_blocks(self) -> list[Block]:
@@ -193,24 +161,17 @@ class VisionTower(nn.Module):
 
     def head_kernels(self, head: nn.Module, x: Tensor) -> MapHeadKernels | None:
         """Packed CPU kernels of a foldable MAP head (None where the plain path applies)."""
-        if not fast_path_ok(x, head.attention.in_proj_weight) or not self.blocks[0].cpu_kernels:
-            return None
-        key = weights_key(list(head.parameters()))
-        if key is None:
-            return None
-        cached = self._head_kernels
-        if cached is None or cached.key != key:
-            try:
-                cached = MapHeadKernels(head, key)
-            except (RuntimeError, AttributeError):  # no packed kernels, or an unusual MLP
-                return None
-            self._head_kernels = cached
-        return cached
+        return for_map_head(self, head, x)
 
     def fast_pool(self, hidden: Tensor) -> Tensor:
         """:meth:`pool` with SigLIP's MAP head folded (module doc); other heads unchanged."""
         head = foldable_map_head(self)
-        return self.pool(hidden) if head is None else folded_map_pool(self, head, hidden)
+        if head is None:
+            return self.pool(hidden)
+        x = self.hf.post_layernorm(hidden)
+        kernels = self.head_kernels(head, x)
+        ops = MapHeadOps(head) if kernels is None else kernels
+        return folded_pool(x, ops, head.layernorm)
 
     def pool_packed(self, hidden: Tensor, packing: Packing) -> Tensor:
         """Pool each stream of a packed batch over its own tokens only (Arch B)."""

@@ -1,13 +1,18 @@
-"""Every config group option, experiment and sweep composes; the key targets instantiate."""
+"""Every config group option, experiment and sweep composes; the targets instantiate."""
+
+import dataclasses
 
 import pytest
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from neuroflow.lit.build import build_archs, gate_config
+from neuroflow.archs import get_method
+from neuroflow.core.cache import CorticalCache
+from neuroflow.core.gate import GateConfig
+from neuroflow.lit.build import build_archs
 from neuroflow.models.loading import load_vision_model
-from tests.confs import compose_eval, group_options
+from tests.confs import CONF_DIR, compose_config, compose_eval, group_options
 
 GROUPS = [
     "model",
@@ -36,20 +41,43 @@ def test_every_group_option_composes(group, name, tmp_path):
     cfg = compose_eval([f"{prefix}{group}={name}"], tmp_path)
     HydraConfig.instance().set_config(cfg)
     resolved = OmegaConf.to_container(cfg, resolve=group != "dataset" or name != "ucf101")
-    assert resolved is not None
+    chosen = cfg.hydra.runtime.choices.get(group)
+    assert chosen == name, f"{group}={name} composed as {chosen}"
+    assert resolved["task_name"] == "eval"
 
 
 @pytest.mark.parametrize("name", group_options("gate"))
-def test_gates_validate(name, tmp_path):
+def test_gates_instantiate_and_hold_only_what_differs(name, tmp_path):
     cfg = compose_eval([f"gate={name}"], tmp_path)
-    assert gate_config(cfg.gate).threshold == cfg.gate.threshold
+    gate = instantiate(cfg.gate)
+    assert isinstance(gate, GateConfig) and gate.threshold == cfg.gate.threshold
+    own = OmegaConf.load(CONF_DIR / "gate" / f"{name}.yaml")
+    settings = {k for k in own if k not in ("defaults", "_target_")}
+    fields = {f.name for f in dataclasses.fields(GateConfig)}
+    if name == "default":
+        assert settings == fields  # the one file that lists (and documents) every setting
+    else:
+        assert list(own.defaults) == ["default"] and settings and len(settings) <= 3
+
+
+def test_changing_one_gate_setting_reaches_the_gate(tmp_path):
+    cfg = compose_eval(["gate.threshold=0.123", "gate.floor_tokens=7"], tmp_path)
+    _, sparse = build_archs(cfg, load_vision_model("tiny-siglip"))
+    assert sparse.gate.config.threshold == 0.123 and sparse.gate.config.floor_tokens == 7
+
+
+@pytest.mark.parametrize("name", group_options("cache"))
+def test_caches_instantiate(name, tmp_path):
+    cache = instantiate(compose_eval([f"cache={name}"], tmp_path).cache)
+    assert isinstance(cache, CorticalCache) and cache.mode == name
 
 
 @pytest.mark.parametrize("arch", group_options("arch"))
 def test_archs_instantiate_on_tiny_tower(arch, tmp_path):
     cfg = compose_eval([f"arch={arch}"], tmp_path)
     dense, sparse = build_archs(cfg, load_vision_model("tiny-siglip"))
-    assert sparse.name.lower() == arch.lower() or arch == "dense"
+    assert type(sparse) is get_method(cfg.arch.name) and dense.name == "dense"
+    assert sparse.name.lower() == arch.lower()
 
 
 @pytest.mark.parametrize("name", group_options("schedule"))
@@ -75,3 +103,18 @@ def test_sweeps_compose(name, tmp_path):
 def test_debug_fast_composes(tmp_path):
     cfg = compose_eval(["debug=fast"], tmp_path)
     assert cfg.trainer.limit_test_batches == 2 and not cfg.logger.enabled
+
+
+@pytest.mark.parametrize(
+    ("config", "override", "key"),
+    [
+        ("eval", "gate.treshold=0.1", "treshold"),
+        ("eval", "+foo=1", "foo"),
+        ("eval", "batch_size=many", "batch_size"),
+        ("bench", "round_frames=abc", "round_frames"),
+        ("bench", "gate.target_keep=[0.1]", "target_keep"),
+    ],
+)
+def test_bad_keys_fail_at_compose(config, override, key, tmp_path):
+    with pytest.raises(Exception, match=key):
+        compose_config(config, [override], tmp_path)

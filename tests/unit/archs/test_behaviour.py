@@ -139,7 +139,7 @@ def test_bad_settings(tower):
         make_arch("C", tower, threshold=3.0)
     with pytest.raises(ValueError, match="ema_decay"):
         make_arch("B", tower, ema_decay=0.0)
-    with pytest.raises(ValueError, match="unknown architecture"):
+    with pytest.raises(ValueError, match="unknown method"):
         make_arch("Z", tower)
     with pytest.raises(ValueError, match="dense_layers"):
         make_arch("D", tower, dense_layers=7)

@@ -4,10 +4,17 @@ import pytest
 import torch
 
 from neuroflow import load_vision_model, make_arch
+from neuroflow.archs import get_method, method_names
 from tests.helpers import moving_square_clip
 
 FAMILIES = ["tiny-siglip", "tiny-clip", "tiny-vit"]
-SPARSE = ["A", "B", "C", "D"]
+# Every registered method: a new architecture or baseline is checked without editing this file.
+METHODS = method_names()
+SPARSE = [name for name in METHODS if get_method(name).uses_gate]
+
+
+def test_the_registry_holds_the_paper_architectures():
+    assert {"dense", "A", "B", "C", "D"} <= set(METHODS)
 
 
 def hf_pooled(tower, pixels):
@@ -16,11 +23,11 @@ def hf_pooled(tower, pixels):
 
 
 @pytest.mark.parametrize("source", FAMILIES)
-@pytest.mark.parametrize("arch", ["dense", *SPARSE])
+@pytest.mark.parametrize("arch", METHODS)
 @pytest.mark.parametrize("size", [32, 48, 16])
 def test_keep_all_equals_hf(source, arch, size):
     tower = load_vision_model(source)
-    kwargs = {} if arch == "dense" else {"mode": "budget", "keep_fraction": 1.0}
+    kwargs = {"mode": "budget", "keep_fraction": 1.0} if arch in SPARSE else {}
     model = make_arch(arch, tower, **kwargs)
     clip = moving_square_clip(frames=3, size=size, square=size // 4, batch=3)
     state = model.new_state(3)

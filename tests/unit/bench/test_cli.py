@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+from hydra.errors import InstantiationException
+from omegaconf import DictConfig
 
+from neuroflow.bench import BenchSettings
 from neuroflow.cli.bench import run, settings_from
-
-CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
+from neuroflow.cli.schemas import BENCH_MODEL_KEYS, BenchSchema
+from tests.confs import compose_config
 
 
 def bench_cfg(overrides: list[str], output_dir: Path | None = None) -> DictConfig:
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("bench", overrides=overrides, return_hydra_config=True)
-    with open_dict(cfg):
-        cfg.hydra.runtime.output_dir = str(output_dir or CONF_DIR)
-    return cfg
+    return compose_config("bench", overrides, output_dir)
 
 
 def test_defaults_map_onto_settings():
@@ -28,12 +26,25 @@ def test_defaults_map_onto_settings():
     assert settings.model == "random:siglip-b16" and settings.dtype == "float32"
     assert settings.target_keep == [0.17] and settings.gate.mode == "threshold"
     assert settings.methods[0] == "dense" and settings.streams == [1]
-    fixed = settings_from(bench_cfg(["gate.target_keep=[]", "gate.threshold=0.2"]))
+    fixed = settings_from(bench_cfg(["target_keep=[]", "gate.threshold=0.2"]))
     assert fixed.target_keep == [] and fixed.gate.threshold == 0.2
 
 
+def test_every_setting_reaches_the_benchmark():
+    """Each BenchSettings field has a config key, each config key a destination (no field can
+    be dropped on the way, as round_frames once was)."""
+    schema = {f.name for f in dataclasses.fields(BenchSchema)}
+    own = {f.name for f in dataclasses.fields(BenchSettings)}
+    assert own - set(BENCH_MODEL_KEYS) - {"gate"} <= schema
+    assert schema - own <= {"task_name", "plots", "logger", "paths"}
+    changed = {"round_frames": 3, "stream_offset": 5, "flop_frames": 2, "warmup": 1, "seed": 7}
+    settings = settings_from(bench_cfg([f"{k}={v}" for k, v in changed.items()]))
+    assert {k: getattr(settings, k) for k in changed} == changed
+    assert settings_from(bench_cfg(["model.threads=3"])).threads == 3
+
+
 def test_bad_gate_settings_are_rejected():
-    with pytest.raises(ValueError, match="threshold"):
+    with pytest.raises(InstantiationException, match="threshold must lie in"):
         settings_from(bench_cfg(["gate.threshold=3.0"]))
 
 
@@ -48,7 +59,8 @@ def test_run_writes_results_plots_and_no_wandb(tmp_path, clip_path):
             "resolutions=[32]",
             "methods=[dense,C]",
             "flop_frames=1",
-            "gate.target_keep=[0.1]",
+            "target_keep=[0.1]",
+            "round_frames=2",
         ],
         tmp_path,
     )
@@ -59,6 +71,7 @@ def test_run_writes_results_plots_and_no_wandb(tmp_path, clip_path):
     assert [r["method"] for r in rows] == ["dense", "C"] and best == rows[1]["speedup"]
     assert summary["meta"]["random_weights"] is True
     assert [len(x["ms"]) for x in summary["samples"]] == [3, 3]  # per-frame raw latencies
+    assert summary["meta"]["round_frames"] == 2  # the timing ran in rounds of 2 frames
     for name in (
         "results.csv",
         "gate_overhead.csv",

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
 from neuroflow.archs import make_arch
 from neuroflow.bench.methods import ArchMethod, Repeated
 from neuroflow.bench.plain_loop import PlainLoop, hf_layers
-from neuroflow.bench.registry import build_method, build_methods, build_tower, parse_dtype
+from neuroflow.bench.registry import build_method, build_methods, build_tower
 from neuroflow.core.gate import GateConfig
 from neuroflow.models import load_vision_model
+from neuroflow.models.dtypes import parse_dtype
+from tests.unit.bench.test_ceiling import vit_b16
+
+_BD = vit_b16(224)
+# folded MAP head for the architectures (4 D H per token), K/V over every token for the HF head
+BD = replace(
+    _BD,
+    head_per_token=4 * 768 * 12,
+    hf_head_fixed=_BD.head_fixed,
+    hf_head_per_token=_BD.head_per_token,
+)
 
 
 @pytest.mark.parametrize("family", ["siglip", "clip", "vit"])
@@ -43,7 +56,7 @@ def test_repeated_runs_its_method_n_times(tower, frames):
     original = dense.arch.forward
     dense.arch.forward = lambda *a: calls.append(1) or original(*a)
     twice = Repeated(dense, 3)
-    assert twice.name == "dense_x3" and twice.repeats == 3 and twice.kind == "dense"
+    assert twice.name == "dense_x3" and twice.repeats == 3 and twice.cost_model == "dense x3"
     state = twice.new_state(1)
     with torch.inference_mode():
         keep = twice(frames[:1], state)
@@ -57,8 +70,10 @@ def test_registry_builds_every_method(tower):
     names = ["C", "A", "B", "D", "plain", "random_B", "random_C", "dense_x2", "hf_dense"]
     methods = build_methods(names, tower, gate, keep_fraction=0.25, dense_layers=1)
     assert list(methods)[0] == "dense"  # always there, always first
-    assert {m.kind for m in methods.values()} == {"dense", "A", "B", "C", "D"}
-    assert methods["D"].dense_layers == 1 and methods["random_C"].kind == "C"
+    assert methods["D"].arch.dense_layers == 1 and methods["random_C"].cost_model == "random_C"
+    assert methods["random_C"].arch.gate.config.keep_fraction == 0.25  # matched to the gate
+    assert methods["dense_x2"].flops(BD, 0.5) == 2 * methods["dense"].flops(BD, 0.5)
+    assert methods["plain"].flops(BD, 0.3) > methods["C"].flops(BD, 0.3)  # the HF head's K/V
     with pytest.raises(ValueError, match="unknown bench methods"):
         build_methods(["E"], tower, gate, keep_fraction=0.2)
     with pytest.raises(ValueError, match="unknown bench method"):
@@ -68,7 +83,7 @@ def test_registry_builds_every_method(tower):
 def test_build_tower_labels_random_weights():
     loaded = build_tower("tiny-siglip", torch.float32, "cpu")
     assert loaded.random_weights and "random weights" in loaded.label
-    with pytest.raises(ValueError, match="unknown random tower"):
+    with pytest.raises(OSError, match="random:resnet"):
         build_tower("random:resnet", torch.float32, "cpu")
     with pytest.raises(ValueError, match="unknown dtype"):
         parse_dtype("float8")

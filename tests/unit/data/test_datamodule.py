@@ -6,9 +6,11 @@ import lightning.pytorch as pl
 import numpy as np
 import pytest
 import torch
+from torch.utils.data import DataLoader
 
 from neuroflow.data import SyntheticClipDataset
 from neuroflow.data.datamodule import ClipDataModule
+from neuroflow.data.dataset import collate_clips
 from tests.unit.data.clipgen import ramp_frames, write_video
 
 
@@ -78,3 +80,27 @@ def test_loader_without_setup_and_missing_stage():
         dm.test_dataloader()
     with pytest.raises(TypeError, match="cannot build"):
         ClipDataModule(test=42).test_dataloader()
+
+
+def test_test_loader_is_the_evaluators_deterministic_loader():
+    """Same batches as a plain unshuffled ``collate_clips`` loader, run after run."""
+    dataset = SyntheticClipDataset(5)
+    dm = ClipDataModule(test=dataset, batch_size=2, shuffle_train=True, seed=1)
+    dm.setup("test")
+    plain = list(DataLoader(dataset, batch_size=2, shuffle=False, collate_fn=collate_clips))
+    for _ in range(2):
+        batches = list(dm.test_dataloader())
+        assert [b["clip_id"] for b in batches] == [b["clip_id"] for b in plain]
+        assert [len(b["clip_id"]) for b in batches] == [2, 2, 1]
+        for got, want in zip(batches, plain, strict=True):
+            assert torch.equal(got["frames"], want["frames"])
+            assert torch.equal(got["label"], want["label"])
+    assert dm.datasets["test"] is dataset and dm.test_dataloader().collate_fn is collate_clips
+
+
+def test_trainer_test_with_a_dataset_instance_sees_every_clip_in_order():
+    dm = ClipDataModule(test=SyntheticClipDataset(3), batch_size=2)
+    model = _Recorder()
+    _trainer().test(model, datamodule=dm, verbose=False)
+    assert model.seen == [f"synthetic/{i:05d}" for i in range(3)]
+    assert dm.skipped == []

@@ -1,6 +1,7 @@
 """Video benchmark plumbing: streams through the architectures, metrics, calibration, report."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -8,6 +9,8 @@ import torch
 
 from neuroflow import make_arch
 from neuroflow.baselines.random_keep import random_keep_arch
+from neuroflow.core.gate import GateConfig
+from neuroflow.core.threshold_search import keep_fraction
 from neuroflow.eval.zeroshot import build_classifier
 from neuroflow.glyphs.benchmark import (
     Evaluator,
@@ -17,7 +20,7 @@ from neuroflow.glyphs.benchmark import (
     keep_stats,
     run_clips,
 )
-from neuroflow.glyphs.calibrate import calibrate_threshold, gate_features, keep_fraction
+from neuroflow.glyphs.calibrate import calibrate_threshold, clip_features
 from neuroflow.glyphs.clips import ClipSpec, make_clips
 from neuroflow.glyphs.io import save_model
 from neuroflow.glyphs.model import ModelSize, build_model, build_processor
@@ -100,17 +103,41 @@ def test_dense_accuracy_is_consistent(tiny, clips):
 def test_threshold_calibration_hits_target(tiny):
     model, _ = tiny
     tower = wrap_tower(model)
+    gate = GateConfig(ema_decay=0.1, floor_tokens=4)
     calib = make_clips(8, ClipSpec(frames=6), seed=1, split="train")
-    theta = calibrate_threshold(tower, calib, 0.3, 0.1, STATS)
-    feats = gate_features(tower, calib, STATS)
-    assert keep_fraction(feats, theta, 0.1) == pytest.approx(0.3, abs=0.03)
+    theta = calibrate_threshold(tower, calib, 0.3, gate, STATS)
+    feats = clip_features(tower, calib, STATS)
+    assert feats.shape[:2] == (6, 8)
+    assert keep_fraction(feats, replace(gate, threshold=theta)) == pytest.approx(0.3, abs=0.03)
     # Without noise, patches the glyph never touches have zero surprise: the gate cannot
     # keep 90% of the patches at any threshold.
     still = make_clips(8, ClipSpec(frames=6, noise=0.0), seed=1, split="train")
     with pytest.raises(ValueError, match="unreachable"):
-        calibrate_threshold(tower, still, 0.9, 0.1, STATS)
+        calibrate_threshold(tower, still, 0.9, gate, STATS)
     with pytest.raises(ValueError, match=r"in \(0, 1\]"):
-        calibrate_threshold(tower, calib, 0.0, 0.1, STATS)
+        calibrate_threshold(tower, calib, 0.0, gate, STATS)
+
+
+def test_calibration_uses_the_whole_gate_config(tiny):
+    model, _ = tiny
+    tower = wrap_tower(model)
+    calib = make_clips(4, ClipSpec(frames=5), seed=1, split="train")
+    # A floor of 12 of the 64 patches supplies most of a 0.25 keep, so the threshold must
+    # let fewer patches through on surprise alone: it comes out higher than without a floor.
+    thetas = [
+        calibrate_threshold(tower, calib, 0.25, GateConfig(ema_decay=0.1, floor_tokens=f), STATS)
+        for f in (0, 12)
+    ]
+    assert thetas[1] > thetas[0]
+
+
+def test_evaluator_calibrates_the_gate_it_evaluates(tiny):
+    model, processor = tiny
+    ev = Evaluator(model, processor, ema_decay=0.1, gate_mode="threshold")
+    calib = make_clips(4, ClipSpec(frames=5), seed=1, split="train")
+    arch, theta = ev.arch_c(0.25, calib)
+    assert arch.gate.config == replace(ev.gate, threshold=theta)
+    assert ev.gate.floor_tokens == 4 and ev.gate.ema_decay == 0.1
 
 
 @pytest.mark.parametrize("mode", ["budget", "threshold"])

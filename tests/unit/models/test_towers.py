@@ -75,7 +75,7 @@ def test_local_directory_round_trip(tmp_path):
 
 
 def test_offline_hub_id_error_says_what_to_download():
-    with pytest.raises(ModelNotAvailableError, match="huggingface-cli download"):
+    with pytest.raises(ModelNotAvailableError, match="hf download google/siglip-base"):
         load_vision_model("google/siglip-base-patch16-224")
 
 

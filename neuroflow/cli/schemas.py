@@ -1,0 +1,154 @@
+"""Structured-config schemas of the commands, registered in Hydra's ConfigStore.
+
+Every entry config (``eval.yaml``, ``bench.yaml``) starts from its schema, so a misspelled
+key, an unknown key or a value of the wrong type fails before the run. The gate and cache
+schemas are *derived* from :class:`~neuroflow.core.gate.GateConfig` and
+:class:`~neuroflow.core.cache.CorticalCache`, and the benchmark's from
+:class:`~neuroflow.bench.BenchSettings`, so a field added there is a config key at once and
+no setting is copied by hand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field, make_dataclass
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+
+from neuroflow.bench.suite import BenchSettings
+from neuroflow.core.cache import CorticalCache
+from neuroflow.core.gate import GateConfig
+
+# BenchSettings fields that come from the model and gate groups instead of top-level keys.
+BENCH_MODEL_KEYS = {"model": "source", "dtype": "dtype", "device": "device", "threads": "threads"}
+
+
+def _config_type(hint: Any) -> Any:
+    """A type OmegaConf can check: ``Literal`` -> its value type, ``X | None`` -> Optional."""
+    origin = typing.get_origin(hint)
+    if origin is typing.Literal:
+        return type(typing.get_args(hint)[0])
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return Optional[_config_type(args[0])] if len(args) == 1 else Any  # noqa: UP045
+    if origin is list:
+        return list[_config_type(typing.get_args(hint)[0])]
+    return hint
+
+
+def schema_of(cls: type, name: str, target: str | None = None, skip: tuple[str, ...] = ()) -> type:
+    """A schema dataclass with the fields, types and defaults of dataclass ``cls``.
+
+    Args:
+        cls: The dataclass the config describes.
+        name: Name of the schema class.
+        target: ``_target_`` of the node (Hydra instantiates ``cls`` from it), or None.
+        skip: Fields of ``cls`` left out of the schema.
+    """
+    hints = typing.get_type_hints(cls)
+    specs: list[tuple] = [("_target_", str, field(default=target))] if target else []
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        if f.default_factory is not dataclasses.MISSING:
+            default = field(default_factory=f.default_factory)
+        else:
+            default = field(default=f.default)
+        specs.append((f.name, _config_type(hints[f.name]), default))
+    return make_dataclass(name, specs)
+
+
+GateSchema = schema_of(GateConfig, "GateSchema", "neuroflow.core.gate.GateConfig")
+CacheSchema = schema_of(CorticalCache, "CacheSchema", "neuroflow.core.cache.CorticalCache")
+
+
+@dataclass
+class ModelSchema:
+    """The ``model`` group: which weights, in which dtype, on which device."""
+
+    source: str = "mini_siglip"
+    dtype: str = "float32"
+    device: str = "cpu"
+    image_size: Optional[int] = None  # noqa: UP045 (OmegaConf needs typing.Optional)
+    resize: str = "square"
+    threads: Optional[int] = None  # noqa: UP045
+
+
+@dataclass
+class LoggerSchema:
+    """The ``logger`` group: the W&B mirror of a run's results (offline by default)."""
+
+    enabled: bool = False
+    project: str = "neuroflow"
+    mode: Optional[str] = None  # noqa: UP045
+    group: Optional[str] = None  # noqa: UP045
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PathsSchema:
+    """The ``paths`` group."""
+
+    root_dir: str = "."
+    data_dir: str = "data"
+    output_root: str = "outputs"
+    output_dir: str = "."
+
+
+@dataclass
+class PromptsSchema:
+    """The ``prompts`` group: class names (None: the dataset's) and templates."""
+
+    class_names: Optional[list[str]] = None  # noqa: UP045
+    templates: list[str] = field(default_factory=list)
+
+
+@dataclass
+class EvalSchema:
+    """``neuroflow-eval``: dense vs a sparse method on the same clips."""
+
+    task_name: str = "eval"
+    seed: int = 0
+    aggregation: str = "mean"
+    batch_size: int = 8
+    num_workers: int = 0
+    skip_if_done: bool = True
+    model: ModelSchema = field(default_factory=ModelSchema)
+    arch: Any = None  # make_arch checks the method's own settings, naming any that don't apply
+    gate: GateSchema = field(default_factory=GateSchema)  # type: ignore[valid-type]
+    cache: CacheSchema = field(default_factory=CacheSchema)  # type: ignore[valid-type]
+    schedule: Any = None
+    dataset: Any = None
+    prompts: PromptsSchema = field(default_factory=PromptsSchema)
+    trainer: Any = None
+    logger: LoggerSchema = field(default_factory=LoggerSchema)
+    callbacks: Any = None
+    paths: PathsSchema = field(default_factory=PathsSchema)
+
+
+_BenchOwn = schema_of(BenchSettings, "_BenchOwn", skip=(*BENCH_MODEL_KEYS, "gate"))
+
+
+@dataclass
+class BenchSchema(_BenchOwn):  # type: ignore[valid-type, misc]
+    """``neuroflow-bench``: every :class:`BenchSettings` field, with the model and gate groups."""
+
+    task_name: str = "bench"
+    plots: bool = True
+    model: ModelSchema = field(default_factory=ModelSchema)
+    gate: GateSchema = field(default_factory=GateSchema)  # type: ignore[valid-type]
+    logger: LoggerSchema = field(default_factory=LoggerSchema)
+    paths: PathsSchema = field(default_factory=PathsSchema)
+
+
+SCHEMAS = {"eval": EvalSchema, "bench": BenchSchema}
+
+
+def register_schemas() -> None:
+    """Store the schemas (``eval_schema``, ``bench_schema``) for the entry configs' defaults."""
+    store = ConfigStore.instance()
+    for name, schema in SCHEMAS.items():
+        store.store(name=f"{name}_schema", node=schema)
