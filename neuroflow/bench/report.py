@@ -97,7 +97,8 @@ def header(meta: dict[str, Any]) -> str:
     return (
         f"{meta['model']} | {weights} | {meta['device']} {meta['cpu']} x{meta['cpu_count']} | "
         f"torch {meta['torch']} threads {meta['torch_threads']} | {meta['dtype']} | "
-        f"clip {meta['video']} ({meta['clip_frames']} frames, warm-up {meta['warmup']}) | "
+        f"clip {meta['video']} ({meta['clip_frames']} frames, warm-up {meta['warmup']}, "
+        f"methods take turns in rounds of {meta.get('round_frames')} frames) | "
         f"load avg {meta.get('load_average')} -> {meta.get('load_average_end')}{busy}"
     )
 

@@ -92,6 +92,7 @@ def test_report_prints_and_plots(report, tmp_path):
     print_report(report, console)
     text = console.export_text()
     assert "RANDOM WEIGHTS" in text and "speedup/S" in text and "gate" in text
+    assert f"rounds of {report.meta['round_frames']} frames" in text
     paths = save_plots(report, tmp_path)
     assert [p.name for p in paths] == [
         "speedup_vs_resolution.png",
