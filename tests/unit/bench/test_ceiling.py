@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from neuroflow.bench.ceiling import ceiling, method_flops
@@ -44,17 +46,19 @@ def test_reference_table(side, kind, k, expected):
     assert ceiling(vit_b16(side), k, kind) == pytest.approx(expected, abs=0.06)
 
 
-def test_folded_head_makes_c_equal_b():
-    from dataclasses import replace
-
-    bd = vit_b16(224)
-    # the architectures pool with the folded MAP head (4 D H per token), the HF head does K/V
-    folded = replace(
+def with_folded_head(bd: FlopBreakdown) -> FlopBreakdown:
+    """``bd`` with the architectures' folded MAP head (4 D H per token); the HF head keeps
+    the K/V projections of every pooled token."""
+    return replace(
         bd,
         head_per_token=4 * 768 * 12,
         hf_head_fixed=bd.head_fixed,
         hf_head_per_token=bd.head_per_token,
     )
+
+
+def test_folded_head_makes_c_equal_b():
+    folded = with_folded_head(vit_b16(224))
     c, b = ceiling(folded, 0.16, "C"), ceiling(folded, 0.16, "B")
     assert c == pytest.approx(b, rel=0.01) and c <= b  # C with a cached head costs what B does
     plain = ceiling(folded, 0.16, "C", hf_head=True)

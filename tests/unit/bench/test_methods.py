@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 import torch
 
@@ -14,16 +12,9 @@ from neuroflow.bench.registry import build_method, build_methods, build_tower
 from neuroflow.core.gate import GateConfig
 from neuroflow.models import load_vision_model
 from neuroflow.models.dtypes import parse_dtype
-from tests.unit.bench.test_ceiling import vit_b16
+from tests.unit.bench.test_ceiling import vit_b16, with_folded_head
 
-_BD = vit_b16(224)
-# folded MAP head for the architectures (4 D H per token), K/V over every token for the HF head
-BD = replace(
-    _BD,
-    head_per_token=4 * 768 * 12,
-    hf_head_fixed=_BD.head_fixed,
-    hf_head_per_token=_BD.head_per_token,
-)
+BD = with_folded_head(vit_b16(224))
 
 
 @pytest.mark.parametrize("family", ["siglip", "clip", "vit"])

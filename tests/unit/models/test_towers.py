@@ -12,15 +12,9 @@ from transformers import (
 )
 
 from neuroflow.models import ModelNotAvailableError, load_vision_model, wrap_tower
+from neuroflow.models.sources import TINY_KW
 
-TINY = dict(
-    hidden_size=32,
-    intermediate_size=64,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    image_size=32,
-    patch_size=4,
-)
+TINY = TINY_KW
 HF_MODELS = {
     "siglip": lambda: SiglipVisionModel(SiglipVisionConfig(**TINY)),
     # SigLIP 2 FixRes checkpoints use the SigLIP classes with their own norm/activation settings.
