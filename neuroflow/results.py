@@ -77,17 +77,31 @@ class RunResults:
         tmp.replace(self.results_path)
         return self.results_path
 
-    def log_wandb(self, run: Any, summary: Mapping[str, Any] | None = None) -> None:
-        """Mirror every table (as ``table/<name>``), the summary and the files to a W&B run."""
+    def log_wandb(
+        self,
+        run: Any,
+        summary: Mapping[str, Any] | None = None,
+        tables: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    ) -> None:
+        """Mirror the run to a W&B run: tables, per-frame tables, figures, scalars and files.
+
+        Args:
+            run: The W&B run.
+            summary: Scalars for the run summary; nested dicts become ``a/b`` keys.
+            tables: Tables for W&B only (besides those of :meth:`add_table`).
+        """
         import wandb
 
-        for name, rows in self.tables.items():
-            columns = list(dict.fromkeys(k for r in rows for k in r))
-            data = [[_clean(r.get(c)) for c in columns] for r in rows]
-            run.log({f"table/{name}": wandb.Table(columns=columns, data=data)})
+        for name, rows in {**self.tables, **(tables or {})}.items():
+            run.log({f"table/{name}": _wandb_table(wandb, _numeric_frames(rows))})
+            frames = per_frame_rows(rows)
+            if frames:  # long format: one row per (clip, frame), plottable in W&B
+                run.log({f"table/{name}_frames": _wandb_table(wandb, frames)})
+        for path in sorted(self.run_dir.glob("*.png")):
+            run.log({f"figure/{path.stem}": wandb.Image(str(path))})
         if summary is not None:
-            flat = {k: v for k, v in _clean(summary).items() if isinstance(v, (int, float))}
-            run.summary.update(flat)
+            # Raw values: a NaN (W&B records it as null) keeps its key, where None would drop it.
+            run.summary.update(_scalars(summary))
         artifact = wandb.Artifact(f"results-{run.id}", type="results")
         for path in sorted(self.run_dir.glob("*.csv")) + [self.results_path]:
             if path.is_file():
@@ -100,6 +114,10 @@ class RunResults:
         config: Mapping[str, Any],
         job_type: str,
         summary: Mapping[str, Any] | None = None,
+        *,
+        name: str | None = None,
+        group: str | None = None,
+        tables: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     ) -> bool:
         """The one W&B set-up of every command: start a run as the ``logger`` group says,
         mirror the results written so far (:meth:`log_wandb`), and finish it.
@@ -108,9 +126,13 @@ class RunResults:
             logger: The ``logger`` config group (``enabled``, ``project``, ``mode``, ``group``,
                 ``tags``); nothing happens when disabled. Mode ``None`` leaves it to
                 ``WANDB_MODE``; the shipped config makes it ``offline`` unless set.
-            config: The run's resolved configuration (recorded on the W&B run).
+            config: The run's resolved configuration (recorded on the W&B run, without any
+                credential-like key).
             job_type: ``"eval"``, ``"bench"``, ...
             summary: Scalars for the run summary.
+            name: The run's display name (say what ran: method, operating point, data).
+            group: The run's group when ``logger.group`` is unset.
+            tables: W&B-only tables (see :meth:`log_wandb`).
 
         Returns:
             True when a run was written.
@@ -119,18 +141,77 @@ class RunResults:
             return False
         import wandb
 
+        from neuroflow.identity import scrub_secrets
+
         run = wandb.init(
             project=logger.get("project") or "neuroflow",
             mode=logger.get("mode"),
             dir=str(self.run_dir),
-            group=logger.get("group"),
+            name=name,
+            group=logger.get("group") or group,
             tags=list(logger.get("tags") or []),
             job_type=job_type,
-            config=dict(config),
+            config=scrub_secrets(dict(config)),
             reinit="finish_previous",
         )
         try:
-            self.log_wandb(run, summary)
+            self.log_wandb(run, summary, tables)
         finally:
             run.finish()
         return True
+
+
+def _wandb_table(wandb: Any, rows: Sequence[Mapping[str, Any]]) -> Any:
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    return wandb.Table(columns=columns, data=[[_clean(r.get(c)) for c in columns] for r in rows])
+
+
+def _scalars(summary: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """Numeric leaves of ``summary`` as flat ``a/b`` keys (lists and strings left out)."""
+    out: dict[str, float] = {}
+    for key, value in summary.items():
+        if isinstance(value, Mapping):
+            out.update(_scalars(value, f"{prefix}{key}/"))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _frame_values(value: Any) -> list[float] | None:
+    """The numbers of a per-frame cell (CSV rows hold them space-joined), else None."""
+    if isinstance(value, (list, tuple)):
+        return [float(v) for v in value]
+    if not isinstance(value, str):
+        return None
+    try:
+        return [float(v) for v in value.split()]
+    except ValueError:
+        return None
+
+
+def _frame_columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Columns named ``frame_*`` whose every cell is a list of numbers."""
+    columns = dict.fromkeys(k for r in rows for k in r if str(k).startswith("frame_"))
+    return [c for c in columns if all(_frame_values(r.get(c)) is not None for r in rows)]
+
+
+def _numeric_frames(rows: Sequence[Mapping[str, Any]]) -> list[dict]:
+    """``rows`` with per-frame cells as lists of floats (W&B keeps them numeric)."""
+    columns = _frame_columns(rows)
+    return [{**r, **{c: _frame_values(r[c]) for c in columns if c in r}} for r in rows]
+
+
+def per_frame_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict]:
+    """One row per (row, frame) from the ``frame_*`` columns: ``frame_keep`` -> ``keep``.
+
+    The row's ``clip_id`` (when present) names it; empty when there are no per-frame columns.
+    """
+    columns = _frame_columns(rows)
+    out = []
+    for index, row in enumerate(rows):
+        values = {c.removeprefix("frame_"): _frame_values(row.get(c)) or [] for c in columns}
+        for frame in range(max((len(v) for v in values.values()), default=0)):
+            item: dict[str, Any] = {"clip_id": row.get("clip_id", index), "frame": frame}
+            item.update({k: v[frame] if frame < len(v) else None for k, v in values.items()})
+            out.append(item)
+    return out

@@ -17,14 +17,13 @@
 # `jupytext --to notebook notebooks/walkthrough.py`, or run it as a script.
 
 # %%
-import matplotlib
+# No backend is forced: a notebook shows figures inline, a script without a display falls back
+# to Agg (matplotlib's own choice), and the figure is also saved as a file either way.
+import matplotlib.pyplot as plt
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from neuroflow import load_vision_model, make_arch  # noqa: E402
-from neuroflow.data import FrameTransform, moving_square  # noqa: E402
+from neuroflow import load_vision_model, make_arch
+from neuroflow.data import FrameTransform, moving_square
 
 tower = load_vision_model("tiny-siglip")  # 32x32 input, patch 4: an 8x8 grid of patches
 scene = moving_square(num_frames=8, size=32, square=8, speed=4.0, patch_size=4, seed=0)
@@ -53,10 +52,10 @@ for t, out in enumerate(outs):
 # %%
 fig, axes = plt.subplots(2, 4, figsize=(8, 4))
 for ax, t in zip(axes[0], range(1, 5), strict=True):
-    ax.imshow(outs[t].keep_mask.view(8, 8), cmap="Greens")
+    ax.imshow(outs[t].keep_mask.view(8, 8).numpy(), cmap="Greens")
     ax.set_title(f"kept, frame {t}")
 for ax, t in zip(axes[1], range(1, 5), strict=True):
-    ax.imshow(scene.motion_mask[t], cmap="Reds")
+    ax.imshow(scene.motion_mask[t].numpy(), cmap="Reds")
     ax.set_title(f"moved, frame {t}")
 for ax in axes.flat:
     ax.set_axis_off()

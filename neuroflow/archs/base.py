@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -49,11 +50,32 @@ class StreamState:
         self.gate: GateStateLike | None = gate.new_state(batch) if gate is not None else None
         self.cache: Tensor | None = None
         self.anchors: Tensor | None = None
+        self.grid: tuple[int, int] | None = None
 
     def reset(self, streams: Sequence[int] | None = None) -> None:
         """Start the given streams (all when None) afresh; their next frame runs dense."""
         if self.gate is not None:
             self.gate.reset(streams)
+
+    def follow_grid(self, grid: tuple[int, int]) -> None:
+        """Reset every stream, with a warning, when the frames' patch grid changes.
+
+        The EMA, cache and anchors are indexed by patch position, so after a change of grid
+        they describe other places of the image, even when the token count is unchanged
+        (32x64 -> 64x32 px): the next frame must start afresh (dense), like a new stream.
+        """
+        grid = (int(grid[0]), int(grid[1]))
+        if self.grid is not None and grid != self.grid and self.gate is not None:
+            warnings.warn(
+                f"frame grid changed from {self.grid[0]}x{self.grid[1]} to {grid[0]}x{grid[1]} "
+                "patches (resolution or aspect change); resetting every stream of this state",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+            self.gate.reset()
+            self.cache = None
+            self.anchors = None
+        self.grid = grid
 
     def nbytes(self) -> int:
         """Bytes of per-stream state held for all streams."""
@@ -78,7 +100,13 @@ class StreamState:
 
 
 def check_frames(pixels: Tensor, tower: VisionTower, state: StreamState) -> None:
-    """Raise ``ValueError`` naming the problem for frames the tower cannot take."""
+    """Raise ``ValueError`` naming the problem for frames the tower cannot take.
+
+    Args:
+        pixels: ``[B, C, H, W]`` floating-point frames, normalised like the model's processor.
+        tower: The tower that will read them.
+        state: The streams' state (its batch must match).
+    """
     if not isinstance(pixels, Tensor) or pixels.dim() != 4:
         shape = tuple(pixels.shape) if isinstance(pixels, Tensor) else type(pixels).__name__
         raise ValueError(f"frames must be a [B, C, H, W] tensor, got {shape}")
@@ -86,6 +114,13 @@ def check_frames(pixels: Tensor, tower: VisionTower, state: StreamState) -> None
         raise ValueError(
             f"frames have {pixels.shape[1]} channels but the model expects {tower.num_channels} "
             "(convert grayscale/RGBA to RGB first)"
+        )
+    if not pixels.is_floating_point():
+        # uint8 (0..255), int64 or bool frames would be read as if already normalised.
+        raise ValueError(
+            f"frames must be a floating-point tensor normalised with the model's processor "
+            f"mean/std (e.g. roughly [-1, 1] for SigLIP), got dtype {pixels.dtype}; convert "
+            "with (frames.float() / 255 - mean) / std"
         )
     if pixels.shape[0] != state.batch:
         raise ValueError(
@@ -176,8 +211,9 @@ class Architecture(nn.Module):
         return StreamState(batch, self.gate)
 
     def gate_step(self, emb: Embedded, state: StreamState) -> GateOutput:
-        """Run the gate on the frame's layer-0 features."""
+        """Run the gate on the frame's layer-0 features (a change of grid resets the streams)."""
         assert self.gate is not None and state.gate is not None
+        state.follow_grid(emb.grid)
         return self.gate.step(emb.gate_features(self.gate.config.signal), state.gate)
 
     def full_keep(self, keep: Tensor) -> Tensor:

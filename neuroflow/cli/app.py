@@ -28,6 +28,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
 from neuroflow.cli.errors import describe, exit_on_user_error, fail
+from neuroflow.cli.quiet import quiet_libraries
 from neuroflow.cli.resolvers import register
 from neuroflow.cli.schemas import SCHEMAS, register_schemas
 
@@ -96,6 +97,8 @@ def hydra_command(config_name: str, run: str) -> Callable[[], Any]:
             validate(cfg, config_name)
             module, function = run.split(":")
             job = getattr(importlib.import_module(module), function)
+            # After the job's imports: Lightning attaches its own console handler on import.
+            quiet_libraries(bool(cfg.get("verbose", False)))
             return job(cfg, Path(HydraConfig.get().runtime.output_dir))
 
     def main() -> Any:

@@ -37,11 +37,14 @@ def run(cfg: DictConfig, run_dir: str | Path) -> float:
     from neuroflow.bench import run_benchmark
     from neuroflow.bench.plots import save_plots
     from neuroflow.bench.report import print_report
+    from neuroflow.identity import bench_identity, run_label
     from neuroflow.results import RunResults
 
     sink = RunResults(run_dir)
     sink.save_config(cfg)
-    report = run_benchmark(settings_from(cfg), log=log.info)
+    settings = settings_from(cfg)
+    report = run_benchmark(settings, log=log.info)
+    identity = bench_identity(report.meta, settings)
     sink.add_table("results", report.rows)
     sink.add_table("gate_overhead", report.gate)
     sink.add_table("flop_breakdown", report.breakdowns)
@@ -49,6 +52,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> float:
         (sink.run_dir / f"profile_{name}.txt").write_text(text)
     sink.write(
         {
+            "identity": identity,
             "meta": report.meta,
             "rows": report.rows,
             "gate": report.gate,
@@ -59,8 +63,14 @@ def run(cfg: DictConfig, run_dir: str | Path) -> float:
     if cfg.get("plots", True) and report.rows:
         save_plots(report, sink.run_dir)
     print_report(report)
-    print(f"results: {sink.run_dir}")
-    sink.mirror_to_wandb(cfg.logger, OmegaConf.to_container(cfg, resolve=True), "bench")
+    print(f"run directory: {sink.run_dir}")
+    sink.mirror_to_wandb(
+        cfg.logger,
+        OmegaConf.to_container(cfg, resolve=True),
+        "bench",
+        name=run_label(identity),
+        group=cfg.get("task_name"),
+    )
     speedups = [r["speedup"] for r in report.rows if r["method"] == "C"]
     return max(speedups, default=0.0)
 

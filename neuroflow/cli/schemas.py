@@ -116,6 +116,7 @@ class EvalSchema:
     batch_size: int = 8
     num_workers: int = 0
     skip_if_done: bool = True
+    verbose: bool = False
     model: ModelSchema = field(default_factory=ModelSchema)
     arch: Any = None  # make_arch checks the method's own settings, naming any that don't apply
     gate: GateSchema = field(default_factory=GateSchema)  # type: ignore[valid-type]
@@ -138,6 +139,7 @@ class BenchSchema(_BenchOwn):  # type: ignore[valid-type, misc]
 
     task_name: str = "bench"
     plots: bool = True
+    verbose: bool = False
     model: ModelSchema = field(default_factory=ModelSchema)
     gate: GateSchema = field(default_factory=GateSchema)  # type: ignore[valid-type]
     logger: LoggerSchema = field(default_factory=LoggerSchema)

@@ -22,6 +22,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from neuroflow.core.checks import (
+    check_count,
+    check_ema_decay,
+    check_floor,
+    check_threshold,
+    stream_indices,
+)
+
 GateMode = Literal["threshold", "budget"]
 GateSignal = Literal["embedding", "patch"]
 
@@ -39,7 +47,7 @@ class GateConfig:
             token counts across streams: static shapes, batch friendly).
         keep_fraction: Fraction of patches kept per frame in ``budget`` mode, in (0, 1].
         floor_tokens: Minimum number of active patches per frame; the most surprising ones
-            fill up the floor.
+            fill up the floor. At most the frame's patch count ``N`` (checked per frame).
         signal: Feature the gate compares: ``"embedding"`` (patch projection plus position
             embedding, the paper's layer 0) or ``"patch"`` (raw patch projection, free of the
             static position signal).
@@ -68,35 +76,10 @@ class GateConfig:
             raise ValueError(f"gate mode must be 'threshold' or 'budget', got {self.mode!r}")
         if not 0.0 < float(self.keep_fraction) <= 1.0:
             raise ValueError(f"keep_fraction must lie in (0, 1], got {self.keep_fraction}")
-        if int(self.floor_tokens) != self.floor_tokens or self.floor_tokens < 0:
-            raise ValueError(
-                f"floor_tokens must be a non-negative integer, got {self.floor_tokens}"
-            )
+        check_count(self.floor_tokens, "floor_tokens", 0)
         if self.signal not in ("embedding", "patch"):
             raise ValueError(f"gate signal must be 'embedding' or 'patch', got {self.signal!r}")
-        if self.max_cache_age is not None and int(self.max_cache_age) < 1:
-            raise ValueError(f"max_cache_age must be >= 1 or None, got {self.max_cache_age}")
-
-
-def _as_numbers(value: object, name: str) -> Tensor:
-    try:
-        return torch.as_tensor(value, dtype=torch.float64)
-    except (TypeError, ValueError, RuntimeError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-
-
-def check_threshold(value: float | Tensor) -> None:
-    """Raise ``ValueError`` unless every threshold lies in [0, 2] (the range of 1 - cos)."""
-    t = _as_numbers(value, "threshold")
-    if not torch.isfinite(t).all() or (t < 0).any() or (t > 2).any():
-        raise ValueError(f"threshold must lie in [0, 2] (cosine surprise range), got {value}")
-
-
-def check_ema_decay(value: float | Tensor) -> None:
-    """Raise ``ValueError`` unless every EMA decay lies in (0, 1]."""
-    t = _as_numbers(value, "ema_decay")
-    if not torch.isfinite(t).all() or (t <= 0).any() or (t > 1).any():
-        raise ValueError(f"ema_decay must lie in (0, 1], got {value}")
+        check_count(self.max_cache_age, "max_cache_age", 1, optional=True)
 
 
 @dataclass
@@ -115,16 +98,6 @@ class GateOutput:
     surprise: Tensor
     keep_fraction: Tensor
     first_frame: Tensor
-
-
-def stream_indices(batch: int, streams: Sequence[int] | None) -> Tensor:
-    """Indices of ``streams`` (all ``batch`` streams when None); raises on an out-of-range one."""
-    if streams is None:
-        return torch.arange(batch)
-    idx = torch.as_tensor(list(streams), dtype=torch.long)
-    if idx.numel() and (idx.min() < 0 or idx.max() >= batch):
-        raise IndexError(f"stream index out of range for {batch} streams: {list(streams)}")
-    return idx
 
 
 class GateState:
@@ -163,6 +136,8 @@ class GateState:
         self._make_writable()
         self.fresh[idx] = True
         self.frames[idx] = 0
+        if self.age is not None:  # a fresh stream has recomputed nothing yet: no stale ages
+            self.age[idx.to(self.age.device)] = 0
 
     def force_keyframe(self, streams: Sequence[int] | None = None) -> None:
         """Recompute every patch of the given streams (all when None) on their next frame.
@@ -212,7 +187,11 @@ class GateState:
         return stream_indices(self.batch, streams)
 
     def _prepare(self, features: Tensor) -> None:
-        """Allocate on first use; reset every stream when the token count changes."""
+        """Allocate on first use; reset every stream when the token count changes.
+
+        The warning is skipped when every stream is already fresh (e.g. the architecture
+        reset them on a change of frame grid and warned): nothing is lost then.
+        """
         b, n, d = features.shape
         self._make_writable()
         if b != self.batch:
@@ -221,12 +200,13 @@ class GateState:
                 "create the state with new_state(batch=...) matching the batch"
             )
         if self.ema is not None and self.ema.shape[1:] != (n, d):
-            warnings.warn(
-                f"token count changed from {self.ema.shape[1]} to {n} (resolution change); "
-                "resetting every stream of this state",
-                RuntimeWarning,
-                stacklevel=3,
-            )
+            if not self.fresh.all():
+                warnings.warn(
+                    f"token count changed from {self.ema.shape[1]} to {n} (resolution "
+                    "change); resetting every stream of this state",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
             self.ema = None
         if self.ema is None or self.ema.device != features.device:
             self.ema = torch.zeros(b, n, d, dtype=torch.float32, device=features.device)
@@ -269,6 +249,7 @@ class RetinalGate:
         """
         if features.dim() != 3:
             raise ValueError(f"gate features must be [B, N, D], got shape {tuple(features.shape)}")
+        check_floor(self.config.floor_tokens, features.shape[1])
         state._prepare(features)
         assert state.ema is not None and state.age is not None
         h = features.float().contiguous()  # one memory layout: identical patches give exactly 0
@@ -287,10 +268,10 @@ class RetinalGate:
         n = surprise.shape[1]
         if self.config.mode == "budget":
             count = max(1, math.ceil(self.config.keep_fraction * n - 1e-9))
-            keep = _top_k_mask(surprise, min(n, max(count, self.config.floor_tokens)))
+            keep = _top_k_mask(surprise, min(n, max(count, int(self.config.floor_tokens))))
         else:
             keep = surprise > state.threshold[:, None]
-            floor = min(n, self.config.floor_tokens)
+            floor = int(self.config.floor_tokens)  # <= n, checked in step
             if floor > 0:
                 keep = keep | _top_k_mask(surprise, floor)
         if self.config.max_cache_age is not None:

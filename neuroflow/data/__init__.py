@@ -11,6 +11,8 @@ from neuroflow.data.errors import (
     DatasetNotFoundError,
     EmptyVideoError,
     FrameIndexError,
+    NotAVideoError,
+    NoUsableClipError,
     VideoDecodeError,
     VideoError,
 )
@@ -18,6 +20,7 @@ from neuroflow.data.factory import SOURCES, build_clip_dataset, index_source, su
 from neuroflow.data.folders import frame_folder_source, single_video_source, video_folder_source
 from neuroflow.data.frames import read_frame_folder
 from neuroflow.data.hf_videofolder import hf_videofolder_source
+from neuroflow.data.records import describe_recovery, skip_record
 from neuroflow.data.samples import available_sample_videos, sample_video
 from neuroflow.data.sampling import (
     SampledIndices,
@@ -44,6 +47,8 @@ __all__ = [
     "EmptyVideoError",
     "FrameIndexError",
     "FrameTransform",
+    "NoUsableClipError",
+    "NotAVideoError",
     "SampledIndices",
     "Scene",
     "SceneConfig",
@@ -55,6 +60,7 @@ __all__ = [
     "build_clip_dataset",
     "collate_clips",
     "consecutive_indices",
+    "describe_recovery",
     "frame_folder_source",
     "hf_videofolder_source",
     "index_source",
@@ -71,6 +77,7 @@ __all__ = [
     "sample_video",
     "save_clip_list",
     "single_video_source",
+    "skip_record",
     "stratified_subset",
     "subset_source",
     "ucf101_class_names",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
 
@@ -23,11 +24,37 @@ NAME_OVERRIDES = {
 WORD_OVERRIDES = {"pushups": "push ups"}
 
 
+def check_unique_names(entries: Iterable[tuple[int, str]], source: str) -> None:
+    """Refuse a class list that names one class twice.
+
+    Names are compared case-insensitively, as clip paths are matched to classes that way;
+    a repeat would otherwise fold two labels into one without a word.
+
+    Args:
+        entries: ``(line number, class name)`` pairs, in file order.
+        source: The file the names come from, for the message.
+
+    Raises:
+        ValueError: Naming the file, the line of the repeat, the name and its first line.
+    """
+    first: dict[str, int] = {}
+    for line, name in entries:
+        key = name.lower()
+        if key in first:
+            raise ValueError(
+                f"{source}, line {line}: class name {name!r} is duplicated "
+                f"(first on line {first[key]})"
+            )
+        first[key] = line
+
+
 @lru_cache(maxsize=1)
 def ucf101_class_names() -> tuple[str, ...]:
     """The 101 official UCF-101 class names in ``classInd.txt`` order (label 0 first)."""
     text = resources.files("neuroflow.data").joinpath(CLASS_LIST_FILE).read_text("utf-8")
-    return tuple(line.strip() for line in text.splitlines() if line.strip())
+    entries = [(i, line.strip()) for i, line in enumerate(text.splitlines(), 1) if line.strip()]
+    check_unique_names(entries, f"neuroflow/data/{CLASS_LIST_FILE}")
+    return tuple(name for _, name in entries)
 
 
 def split_words(name: str) -> list[str]:

@@ -8,9 +8,9 @@ from pathlib import Path
 import torch
 
 from neuroflow.data.errors import EmptyVideoError, FrameIndexError
-from neuroflow.data.frames import list_frame_files, read_frame_folder
+from neuroflow.data.frames import list_frame_files, read_frame_folder_recorded
 from neuroflow.data.sampling import SampledIndices, sample_indices
-from neuroflow.data.video import read_frames, video_info
+from neuroflow.data.video import read_frames_recorded, video_info
 
 CLIP_KINDS = ("video", "frames")
 
@@ -44,7 +44,9 @@ class ClipSource:
     Attributes:
         clips: The clips that exist on disk.
         classes: Class names, indexed by label.
-        skipped: Clips that were listed but cannot be used, as ``{"clip_id", "reason"}``.
+        skipped: Clips (and files) that cannot be used, as records of
+            :func:`neuroflow.data.records.skip_record` (``clip_id``, ``path``, ``error``,
+            ``message``, ``reason``).
         meta: How the index was built (root, split, ...), saved alongside subsets.
     """
 
@@ -82,11 +84,11 @@ def clip_length(clip: ClipRef) -> int:
     return video_info(clip.path).frames
 
 
-def read_clip_frames(clip: ClipRef, indices: list[int]) -> torch.Tensor:
-    """Decode the given frame indices of a clip as uint8 ``[T, H, W, 3]``."""
+def read_clip_frames(clip: ClipRef, indices: list[int]) -> tuple[torch.Tensor, dict]:
+    """Decode the given frame indices of a clip: uint8 ``[T, H, W, 3]`` and its colour policy."""
     if clip.kind == "frames":
-        return read_frame_folder(clip.path, indices)
-    return read_frames(clip.path, indices)
+        return read_frame_folder_recorded(clip.path, indices)
+    return read_frames_recorded(clip.path, indices)
 
 
 def load_clip(
@@ -99,6 +101,8 @@ def load_clip(
     * ``repeat_last``: the clip has fewer than T frames; the last frame is repeated.
     * ``decoded_short``: fewer frames decode than the container claims (truncated or damaged
       file); indices are re-drawn over the frames that do decode.
+    * ``gray_to_rgb``: single-channel source, replicated to three channels.
+    * ``alpha_dropped``: a kept frame had non-opaque pixels; the alpha channel is discarded.
 
     Args:
         clip: The clip.
@@ -117,12 +121,13 @@ def load_clip(
         raise EmptyVideoError(f"{clip.path}: the clip has no frames")
     sampled = sampling.indices(length)
     try:
-        return read_clip_frames(clip, sampled.indices), sampled.indices, dict(sampled.policy)
+        frames, colour = read_clip_frames(clip, sampled.indices)
+        return frames, sampled.indices, {**sampled.policy, **colour}
     except FrameIndexError as err:
         if err.available < 1:
             raise EmptyVideoError(f"{clip.path}: no frame decodes ({err})") from err
         resampled = sampling.indices(err.available)
-        frames = read_clip_frames(clip, resampled.indices)
+        frames, colour = read_clip_frames(clip, resampled.indices)
         policy = dict(resampled.policy)
         policy["decoded_short"] = {"container_frames": length, "decoded": err.available}
-        return frames, resampled.indices, policy
+        return frames, resampled.indices, {**policy, **colour}

@@ -5,12 +5,15 @@ Items are dicts::
     {"frames": float [T, 3, S, S], "label": int, "clip_id": str,
      "policy": {recovery: details}, "indices": LongTensor [T]}
 
-A clip that cannot be used (missing, empty, corrupt, no decodable frame) is never dropped
-silently: it is appended to ``dataset.skipped`` as ``{"clip_id", "reason"}`` and its item comes
-back with ``frames=None`` and an ``"error"`` string, which :func:`collate_clips` moves into the
-batch's ``"skipped"`` list. With DataLoader workers, ``dataset.skipped`` of the main process only
-holds the skips found before iteration (indexing, :meth:`ClipDataset.probe`); the batches
-carry the rest, so consumers record ``batch["skipped"]``.
+A clip that cannot be used (missing, empty, corrupt, truncated header, no decodable frame, a
+transform refusing it: any ``Exception`` while loading it) is never dropped silently: a
+:func:`~neuroflow.data.records.skip_record` (``clip_id``, ``path``, ``error`` type,
+``message``, ``reason``) is appended to ``dataset.skipped`` and its item comes back with
+``frames=None``, that record under ``"skip"`` and its reason under ``"error"``;
+:func:`collate_clips` moves it into the batch's ``"skipped"`` list. With DataLoader workers,
+``dataset.skipped`` of the main process only holds the skips found before iteration
+(indexing, :meth:`ClipDataset.probe`); the batches carry the rest, so consumers record
+``batch["skipped"]``.
 """
 
 from __future__ import annotations
@@ -18,19 +21,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import av
 import torch
 from torch.utils.data import Dataset
 
 from neuroflow.data.clips import ClipRef, ClipSampling, ClipSource, clip_length, load_clip
-from neuroflow.data.errors import VideoError
+from neuroflow.data.errors import EmptyVideoError
+from neuroflow.data.records import skip_record
 from neuroflow.data.transforms import FrameTransform
 
 Transform = Callable[[torch.Tensor], torch.Tensor]
-# What one bad clip can raise: our VideoError (a ValueError), OS errors (missing or unreadable
-# file), FFmpeg errors PyAV did not map to either, and ValueErrors from a transform refusing
-# the frames. Anything else is a bug and propagates.
-CLIP_ERRORS = (ValueError, OSError, av.error.FFmpegError)
+# What one bad clip can raise is open-ended: PyAV surfaces damaged files as FFmpeg errors, but
+# also as AttributeError/TypeError from half-parsed headers, and transforms raise their own.
+# A run over thousands of files must outlive each of them, so every Exception raised for one
+# clip becomes a recorded skip; KeyboardInterrupt and SystemExit still stop the run.
+CLIP_ERRORS: tuple[type[BaseException], ...] = (Exception,)
 
 
 def keep_uint8(frames: torch.Tensor) -> torch.Tensor:
@@ -81,9 +85,11 @@ class ClipDataset(Dataset):
     def __len__(self) -> int:
         return len(self.clips)
 
-    def _skip(self, clip: ClipRef, reason: str) -> None:
+    def _skip(self, clip: ClipRef, err: BaseException) -> dict:
+        record = skip_record(clip.clip_id, clip.path, err)
         if not any(s["clip_id"] == clip.clip_id for s in self.skipped):
-            self.skipped.append({"clip_id": clip.clip_id, "reason": reason})
+            self.skipped.append(record)
+        return record
 
     def probe(self) -> list[dict]:
         """Check every clip's header; move clips that cannot be opened to ``skipped``.
@@ -97,9 +103,9 @@ class ClipDataset(Dataset):
             try:
                 length = clip_length(clip)
                 if length < 1:
-                    raise VideoError(f"{clip.path}: the clip has no frames")
+                    raise EmptyVideoError(f"{clip.path}: the clip has no frames")
             except CLIP_ERRORS as err:
-                self._skip(clip, f"{type(err).__name__}: {err}")
+                self._skip(clip, err)
                 continue
             self._lengths[clip.clip_id] = length
             usable.append(clip)
@@ -123,15 +129,25 @@ class ClipDataset(Dataset):
         try:
             return self.load(index)
         except CLIP_ERRORS as err:
-            reason = f"{type(err).__name__}: {err}"
-            self._skip(clip, reason)
+            record = self._skip(clip, err)
             return {
                 "frames": None,
                 "label": clip.label,
                 "clip_id": clip.clip_id,
                 "policy": {},
-                "error": reason,
+                "error": record["reason"],
+                "skip": record,
             }
+
+
+def _skip_of(item: dict) -> dict:
+    """The skip record of a failed item (items from other datasets may carry only ``error``)."""
+    if "skip" in item:
+        return dict(item["skip"])
+    error, sep, message = str(item.get("error", "")).partition(": ")
+    if not sep:  # a bare message, no "<Type>: " prefix
+        error, message = "Error", error
+    return skip_record(item.get("clip_id", "?"), None, error=error, message=message)
 
 
 def collate_clips(items: Sequence[dict]) -> dict:
@@ -142,11 +158,7 @@ def collate_clips(items: Sequence[dict]) -> dict:
     """
     good = [item for item in items if item.get("frames") is not None]
     batch: dict[str, Any] = {
-        "skipped": [
-            {"clip_id": i["clip_id"], "reason": i["error"]}
-            for i in items
-            if i.get("frames") is None
-        ],
+        "skipped": [_skip_of(i) for i in items if i.get("frames") is None],
         "label": torch.tensor([i["label"] for i in good], dtype=torch.long),
         "frames": torch.empty(0),
     }

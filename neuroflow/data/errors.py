@@ -31,5 +31,20 @@ class FrameIndexError(VideoError, IndexError):
         self.available = available
 
 
+class NotAVideoError(VideoError):
+    """A file in a scanned folder is neither a clip nor something the folder format ignores."""
+
+
+class NoUsableClipError(ValueError):
+    """Every clip of a run was skipped; ``skipped`` holds the records (``clip_id``, ``reason``).
+
+    A ``ValueError``, so the command line reports it as one ``error:`` line and exits 2.
+    """
+
+    def __init__(self, message: str, skipped: list[dict] | None = None) -> None:
+        super().__init__(message)
+        self.skipped = list(skipped or [])
+
+
 class DatasetNotFoundError(FileNotFoundError):
     """A dataset root, split file or clip list is missing; the message says what to get."""

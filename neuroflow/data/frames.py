@@ -36,24 +36,49 @@ def list_frame_files(folder: str | Path) -> list[Path]:
     return sorted(files, key=_natural_key)
 
 
-def _load_image(path: Path) -> torch.Tensor:
+# Pillow modes with one colour channel ("LA" and "La" add alpha to it).
+GRAY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F")
+
+
+def _convert(image: Image.Image) -> tuple[np.ndarray, dict]:
+    """RGB array of one image and its colour recoveries (as ``video.read_frames_recorded``)."""
+    notes = {"gray_to_rgb": {"source": image.mode}} if image.mode in GRAY_MODES else {}
+    has_alpha = "A" in image.mode or "a" in image.mode or "transparency" in image.info
+    if not has_alpha:
+        return np.asarray(image.convert("RGB"), dtype=np.uint8), notes
+    rgba = np.asarray(image.convert("RGBA"), dtype=np.uint8)
+    if (rgba[..., 3] < 255).any():  # an all-opaque alpha channel loses nothing when dropped
+        notes["alpha_dropped"] = {"source": image.mode}
+    return rgba[..., :3], notes
+
+
+def _load_image(path: Path) -> tuple[torch.Tensor, dict]:
     try:
         with Image.open(path) as image:
-            array = np.asarray(image.convert("RGB"), dtype=np.uint8)
+            array, notes = _convert(image)
     except (UnidentifiedImageError, OSError) as err:
         raise VideoDecodeError(f"{path}: cannot read image ({err})") from err
-    return torch.from_numpy(array.copy())
+    return torch.from_numpy(array.copy()), notes
 
 
 def read_frame_folder(folder: str | Path, indices: Sequence[int] | None = None) -> torch.Tensor:
-    """Load frames from a folder of images.
+    """Load frames from a folder of images (see :func:`read_frame_folder_recorded`)."""
+    return read_frame_folder_recorded(folder, indices)[0]
+
+
+def read_frame_folder_recorded(
+    folder: str | Path, indices: Sequence[int] | None = None
+) -> tuple[torch.Tensor, dict]:
+    """Load frames from a folder of images, saying how they were made RGB.
 
     Args:
         folder: Folder holding one image per frame.
         indices: Frame positions (in natural order) to load; ``None`` loads all.
 
     Returns:
-        uint8 tensor ``[T, H, W, 3]`` (RGB).
+        ``(uint8 tensor [T, H, W, 3] (RGB), colour policy)``; the policy holds
+        ``gray_to_rgb`` / ``alpha_dropped`` (with the Pillow ``source`` mode) when an image
+        needed it, ``{}`` otherwise.
 
     Raises:
         EmptyVideoError: The folder holds no image.
@@ -71,8 +96,11 @@ def read_frame_folder(folder: str | Path, indices: Sequence[int] | None = None) 
             f"{folder}: frame {max(wanted)} requested but the folder has {len(files)} images",
             available=len(files),
         )
-    cache = {i: _load_image(files[i]) for i in sorted(set(wanted))}
+    cache, policy = {}, {}
+    for i in sorted(set(wanted)):
+        cache[i], notes = _load_image(files[i])
+        policy.update(notes)
     shapes = {tuple(t.shape) for t in cache.values()}
     if len(shapes) > 1:
         raise VideoDecodeError(f"{folder}: frame images differ in size ({sorted(shapes)})")
-    return torch.stack([cache[i] for i in wanted])
+    return torch.stack([cache[i] for i in wanted]), policy

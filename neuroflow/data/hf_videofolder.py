@@ -11,6 +11,35 @@ from pathlib import Path
 
 from neuroflow.data.clips import ClipRef, ClipSource
 from neuroflow.data.errors import DatasetNotFoundError
+from neuroflow.data.records import skip_record
+
+# Files the builder reads as metadata rather than clips (datasets' folder-based builders).
+HF_METADATA_NAMES = frozenset({"metadata.csv", "metadata.jsonl", "metadata.parquet"})
+# Top-level folder names the builder reads as splits; files of another split are not ours.
+SPLIT_DIRS = frozenset({"train", "training", "test", "testing", "val", "valid", "validation"})
+
+
+def _other_split(rel: Path, split: str) -> bool:
+    first = rel.parts[0].lower() if len(rel.parts) > 1 else ""
+    return first in SPLIT_DIRS and first[:3] != split.lower()[:3]
+
+
+def _unindexed(data_dir: Path, indexed: set[Path], split: str) -> list[dict]:
+    """Skip records for files of this split under ``data_dir`` that the builder left out."""
+    from neuroflow.data.folders import scan_files
+
+    return [
+        skip_record(
+            p.relative_to(data_dir).as_posix(),
+            p,
+            error="NotAVideoError",
+            message="not a video: HF videofolder did not index it (suffix not in its list)",
+        )
+        for p in scan_files(data_dir)
+        if p.resolve() not in indexed
+        and p.name not in HF_METADATA_NAMES
+        and not _other_split(p.relative_to(data_dir), split)
+    ]
 
 
 def hf_videofolder_source(
@@ -22,6 +51,10 @@ def hf_videofolder_source(
         data_dir: Folder laid out as ``<Class>/<clip>`` (or with ``train/``/``test/`` parts).
         split: Which split ``datasets`` should return.
         cache_dir: Where ``datasets`` writes its Arrow cache.
+
+    Files under ``data_dir`` that the builder leaves out (other than hidden files and its
+    metadata files, and files under another split's top-level folder such as ``test/`` when
+    ``split="train"``) are in ``skipped``, so nothing present goes uncounted.
 
     Raises:
         ImportError: ``datasets`` (with its ``Video`` feature) is not installed.
@@ -44,4 +77,5 @@ def hf_videofolder_source(
         rel = path.relative_to(data_dir).as_posix() if path.is_relative_to(data_dir) else path.name
         clips.append(ClipRef(rel, path, int(row.get("label", -1))))
     meta = {"source": "hf_videofolder", "root": str(data_dir), "split": split}
-    return ClipSource(clips, names, meta=meta)
+    skipped = _unindexed(data_dir, {c.path.resolve() for c in clips}, split)
+    return ClipSource(clips, names, skipped, meta=meta)

@@ -11,6 +11,7 @@ import numpy as np
 
 from neuroflow.data.clips import ClipRef
 from neuroflow.data.errors import DatasetNotFoundError
+from neuroflow.data.records import skip_record
 
 CLIP_LIST_VERSION = 1
 
@@ -83,7 +84,16 @@ def load_clip_list(path: str | Path) -> tuple[list[str], dict]:
     payload = json.loads(path.read_text(encoding="utf-8"))
     if payload.get("version") != CLIP_LIST_VERSION or "clips" not in payload:
         raise ValueError(f"{path} is not a neuroflow clip list (version {CLIP_LIST_VERSION})")
-    return [entry["clip_id"] for entry in payload["clips"]], payload.get("meta", {})
+    ids = [entry["clip_id"] for entry in payload["clips"]]
+    first: dict[str, int] = {}
+    for position, clip_id in enumerate(ids):
+        if clip_id in first:  # served twice, it would count twice in every accuracy
+            raise ValueError(
+                f"{path}: clip {clip_id!r} is listed twice (entries {first[clip_id]} and "
+                f"{position} of 'clips')"
+            )
+        first[clip_id] = position
+    return ids, payload.get("meta", {})
 
 
 def select_clips(
@@ -97,8 +107,9 @@ def select_clips(
     """
     by_id = {c.clip_id: c for c in clips}
     found = [by_id[i] for i in clip_ids if i in by_id]
+    message = "listed in the saved clip list but absent from the index"
     skipped = [
-        {"clip_id": i, "reason": "listed in the saved clip list but absent from the index"}
+        skip_record(i, None, error="FileNotFoundError", message=message)
         for i in clip_ids
         if i not in by_id
     ]

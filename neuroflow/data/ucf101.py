@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from neuroflow.data.classnames import prettify_class_name, ucf101_class_names
+from neuroflow.data.classnames import check_unique_names, prettify_class_name, ucf101_class_names
 from neuroflow.data.clips import ClipRef, ClipSource
 from neuroflow.data.errors import DatasetNotFoundError
+from neuroflow.data.records import skip_record
 
 UCF101_URL = "https://www.crcv.ucf.edu/data/UCF101.php"
 SPLITS_DIRNAME = "ucfTrainTestlist"
@@ -57,34 +58,60 @@ def resolve_layout(root: str | Path, splits_dir: str | Path | None = None) -> tu
     return videos, found
 
 
-def _lines(path: Path) -> list[str]:
+def _lines(path: Path) -> list[tuple[int, str]]:
+    """Non-blank lines of a split file as ``(1-based line number, stripped text)``."""
     if not path.is_file():
         raise DatasetNotFoundError(f"UCF-101 split file missing: {path}. {LAYOUT_HELP}")
-    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    text = path.read_text(encoding="utf-8")
+    return [(i, line.strip()) for i, line in enumerate(text.splitlines(), 1) if line.strip()]
 
 
 def read_class_index(path: str | Path) -> list[str]:
-    """Parse ``classInd.txt`` (``"1 ApplyEyeMakeup"`` per line) into names ordered by label."""
-    entries = {}
-    for line in _lines(Path(path)):
+    """Parse ``classInd.txt`` (``"1 ApplyEyeMakeup"`` per line) into names ordered by label.
+
+    Raises:
+        ValueError: A malformed line, a number or a class name given twice (the message names
+            the file, the line and the entry), or numbers that are not ``1..n``.
+    """
+    entries: dict[int, tuple[int, str]] = {}
+    for lineno, line in _lines(Path(path)):
         number, _, name = line.partition(" ")
         if not number.isdigit() or not name.strip():
-            raise ValueError(f"{path}: bad line {line!r} (expected '<number> <ClassName>')")
-        entries[int(number)] = name.strip()
+            raise ValueError(
+                f"{path}, line {lineno}: bad line {line!r} (expected '<number> <ClassName>')"
+            )
+        if int(number) in entries:
+            raise ValueError(
+                f"{path}, line {lineno}: class number {number} is duplicated "
+                f"(first on line {entries[int(number)][0]})"
+            )
+        entries[int(number)] = (lineno, name.strip())
+    check_unique_names(entries.values(), str(path))
     if sorted(entries) != list(range(1, len(entries) + 1)):
         raise ValueError(f"{path}: class numbers are not 1..{len(entries)}")
-    return [entries[i] for i in range(1, len(entries) + 1)]
+    return [entries[i][1] for i in range(1, len(entries) + 1)]
 
 
 def read_split_file(path: str | Path) -> list[tuple[str, int | None]]:
-    """Parse a test/train list: ``(relative path, 1-based label or None)`` per line."""
-    out = []
-    for line in _lines(Path(path)):
+    """Parse a test/train list: ``(relative path, 1-based label or None)`` per line.
+
+    Raises:
+        ValueError: A bad label, or a clip listed twice (compared case-insensitively, as
+            clips are found on disk); the message names the file, the line and the clip.
+    """
+    out, first = [], {}
+    for lineno, line in _lines(Path(path)):
         rel, _, label = line.partition(" ")
-        label = label.strip()
+        rel, label = rel.replace("\\", "/"), label.strip()
         if label and not label.isdigit():
-            raise ValueError(f"{path}: bad label in line {line!r}")
-        out.append((rel.replace("\\", "/"), int(label) if label else None))
+            raise ValueError(f"{path}, line {lineno}: bad label in line {line!r}")
+        if rel.lower() in first:
+            raise ValueError(
+                f"{path}, line {lineno}: clip {rel!r} is duplicated "
+                f"(first on line {first[rel.lower()]})"
+            )
+        first[rel.lower()] = lineno
+        out.append((rel, int(label) if label else None))
     return out
 
 
@@ -171,7 +198,10 @@ def ucf101_source(
             raise ValueError(f"{splits / list_name}: {rel!r} does not match classInd ({number})")
         path = finder.find(rel)
         if path is None:
-            skipped.append({"clip_id": rel, "reason": f"listed in {list_name}, not under {videos}"})
+            message = f"listed in {list_name}, not under {videos}"
+            skipped.append(
+                skip_record(rel, videos / rel, error="FileNotFoundError", message=message)
+            )
         else:
             clips.append(ClipRef(rel, path, label))
     if not clips:

@@ -62,6 +62,13 @@ def _open_video(path: str | Path) -> Iterator[tuple[av.container.InputContainer,
         if not container.streams.video:
             raise VideoDecodeError(f"{path}: the container has no video stream")
         stream = container.streams.video[0]
+        ctx = stream.codec_context
+        # A file cut inside or right after its header (an MP4's moov) can open with a stream
+        # that carries no codec parameters; PyAV then has no codec context at all.
+        if ctx is None or not ctx.width or not ctx.height:
+            raise VideoDecodeError(
+                f"{path}: the video stream has no codec parameters (truncated header?)"
+            )
         stream.thread_type = "AUTO"  # frame threading is safe here: decoding is sequential
         yield container, stream
     finally:
@@ -101,6 +108,27 @@ def video_info(path: str | Path) -> VideoInfo:
 
 def _to_tensor(frame: av.VideoFrame) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(frame.to_ndarray(format="rgb24")))
+
+
+def _is_gray(fmt: av.VideoFormat) -> bool:
+    colour = [c for c in fmt.components if not c.is_alpha]
+    return len(colour) == 1 and not fmt.has_palette
+
+
+def _to_rgb(frame: av.VideoFrame) -> tuple[torch.Tensor, dict]:
+    """RGB tensor of one frame and the colour recoveries it needed (see ``read_frames_recorded``).
+
+    Alpha counts as dropped only where a pixel is not opaque: GIF, for one, always decodes
+    to BGRA, and discarding an all-255 channel loses nothing.
+    """
+    fmt = frame.format
+    notes = {"gray_to_rgb": {"source": fmt.name}} if _is_gray(fmt) else {}
+    if not any(c.is_alpha for c in fmt.components):
+        return _to_tensor(frame), notes
+    rgba = frame.to_ndarray(format="rgba")
+    if (rgba[..., 3] < 255).any():
+        notes["alpha_dropped"] = {"source": fmt.name}
+    return torch.from_numpy(np.ascontiguousarray(rgba[..., :3])), notes
 
 
 def _decode(path: str | Path) -> Iterator[av.VideoFrame]:
@@ -197,18 +225,36 @@ def read_frames(
                 shape = (0, stream.codec_context.height, stream.codec_context.width, 3)
             return torch.empty(shape, dtype=torch.uint8)
         return _stack(path, frames)
+    return read_frames_recorded(path, indices)[0]
+
+
+def read_frames_recorded(path: str | Path, indices: Sequence[int]) -> tuple[torch.Tensor, dict]:
+    """Like ``read_frames(path, indices)``, also saying how the frames were made RGB.
+
+    Returns:
+        ``(frames uint8 [T, H, W, 3], colour policy)``: the policy holds
+        ``{"gray_to_rgb": {"source": pix_fmt}}`` when the video is single-channel (replicated
+        to three) and ``{"alpha_dropped": {"source": pix_fmt}}`` when a kept frame had a
+        non-opaque pixel; ``{}`` otherwise.
+
+    Raises:
+        FrameIndexError: As :func:`read_frames`.
+        VideoDecodeError: As :func:`read_frames`.
+    """
     wanted = _check_indices(indices)
     if not wanted:
         raise ValueError("indices is empty")
     last, keep = max(wanted), set(wanted)
     kept: dict[int, torch.Tensor] = {}
+    policy: dict = {}
     decoded = 0
     for index, frame in enumerate(_decode(path)):
         decoded = index + 1
         if index in keep:
-            kept[index] = _to_tensor(frame)
+            kept[index], notes = _to_rgb(frame)
+            policy.update(notes)
         if index == last:
-            return _stack(path, [kept[i] for i in wanted])
+            return _stack(path, [kept[i] for i in wanted]), policy
     raise FrameIndexError(
         f"{path}: frame {last} requested but only {decoded} frames decode", available=decoded
     )

@@ -8,6 +8,7 @@ embeddings are turned into clip predictions by a zero-shot classifier. The resul
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -22,7 +23,11 @@ from neuroflow.eval.zeroshot import Aggregation, ZeroShotClassifier, clip_logits
 
 @dataclass
 class ClipRecord:
-    """Per-clip outcome of a dense-vs-sparse evaluation (one CSV row)."""
+    """Per-clip outcome of a dense-vs-sparse evaluation (one CSV row).
+
+    ``recovery`` says what the data layer did to make the clip usable (frames repeated,
+    short decode, colour conversion), so a number in the results can be traced to it.
+    """
 
     clip_id: str
     label: int
@@ -40,6 +45,9 @@ class ClipRecord:
     sparse_seconds: float
     frame_keep: list[float] = field(default_factory=list)
     frame_fidelity: list[float] = field(default_factory=list)
+    # How the clip's frames were recovered before the towers saw them, e.g.
+    # "repeat_last:3;gray_to_rgb:gray" (neuroflow.data.records.describe_recovery); "" if none.
+    recovery: str = ""
 
     def row(self) -> dict:
         """Flat dict for CSV/JSON (per-frame lists joined)."""
@@ -60,6 +68,7 @@ def evaluate_clips(
     project: Projection | None = None,
     schedule: Schedule | None = None,
     aggregation: Aggregation = "mean",
+    recoveries: Sequence[str] | None = None,
 ) -> list[ClipRecord]:
     """Evaluate dense and sparse on a batch of clips.
 
@@ -74,10 +83,18 @@ def evaluate_clips(
             projection); None when they already are image embeddings (SigLIP).
         schedule: Sparsity schedule driving the sparse gate.
         aggregation: How frame embeddings become a clip prediction.
+        recoveries: Per clip, the recoveries its frames needed (``""`` for none); stored
+            in :attr:`ClipRecord.recovery`. ``None``: no recovery for any clip.
 
     Returns:
         One record per clip.
+
+    Raises:
+        ValueError: ``recoveries`` does not hold one entry per clip.
     """
+    recoveries = [""] * len(clip_ids) if recoveries is None else list(recoveries)
+    if len(recoveries) != len(clip_ids):  # a shifted list would pin recoveries on wrong clips
+        raise ValueError(f"{len(recoveries)} recoveries for {len(clip_ids)} clips")
     # Fidelity compares the tower outputs themselves, so the projection is applied after
     # the loop; the frame-major [T, B, ...] views are the tensors the loop stacked.
     dense_run = stream_clips(dense, clips)
@@ -121,6 +138,7 @@ def evaluate_clips(
                 sparse_seconds=sparse_s * share,
                 frame_keep=k.tolist(),
                 frame_fidelity=fidelity[:, b].tolist(),
+                recovery=recoveries[b],
             )
         )
     return records

@@ -57,6 +57,21 @@ def summarize(records: Sequence[ClipRecord], class_names: Sequence[str] | None =
     return out
 
 
+def recovery_counts(records: Sequence[ClipRecord]) -> dict[str, int]:
+    """How many evaluated clips needed each recovery, by name (``{"repeat_last": 3, ...}``).
+
+    Names are the parts of :attr:`ClipRecord.recovery` before ``:``; a clip with two
+    recoveries counts once under each. Clips without a recovery are not counted; names are
+    sorted so that two runs give the same dict.
+    """
+    counts: dict[str, int] = {}
+    for record in records:
+        names = {part.split(":", 1)[0] for part in record.recovery.split(";") if part}
+        for name in names:
+            counts[name] = counts.get(name, 0) + 1
+    return dict(sorted(counts.items()))
+
+
 def summary_rows(summary: dict) -> list[dict]:
     """The headline table: one row for dense, one for sparse."""
     rows = []
@@ -75,6 +90,41 @@ def summary_rows(summary: dict) -> list[dict]:
                 if side == "dense"
                 else summary["skip_rate_after_first"],
                 "seconds": summary[side]["seconds"],
+            }
+        )
+    return rows
+
+
+def headline_scalars(summary: dict) -> dict[str, float]:
+    """The run's headline numbers under flat names (W&B summary keys, one per number).
+
+    ``dense/top1``, ``dense/top3``, ``sparse/top1``, ``sparse/top3``, ``retention``,
+    ``fidelity``, ``mcnemar_p``, ``keep_fraction``, ``skip_rate``, ``skip_rate_after_first``,
+    ``walltime_ratio`` (dense/sparse seconds) and ``clips``.
+    """
+    out: dict[str, float] = {"clips": summary["clips"]}
+    for side in ("dense", "sparse"):
+        for k in ("top1", "top3"):
+            out[f"{side}/{k}"] = summary[side][k]["acc"]
+    out["mcnemar_p"] = summary["mcnemar"]["pvalue"]
+    for key in ("retention", "fidelity", "keep_fraction", "skip_rate", "skip_rate_after_first"):
+        out[key] = summary[key]
+    out["walltime_ratio"] = summary["speedup"]
+    return out
+
+
+def per_class_rows(summary: dict) -> list[dict]:
+    """The per-class table: one row per class with its clip count and dense/sparse top-1."""
+    rows = []
+    for name, entry in summary.get("per_class", {}).items():
+        dense, sparse = entry["dense"], entry["sparse"]
+        rows.append(
+            {
+                "class": name,
+                "n": entry["n"],
+                "dense_top1": dense,
+                "sparse_top1": sparse,
+                "gap_pp": 100 * (dense - sparse),
             }
         )
     return rows

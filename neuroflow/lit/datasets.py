@@ -49,12 +49,34 @@ class MovingGlyphs(Dataset):
         return len(self.clips)
 
     def __getitem__(self, index: int) -> dict:
+        frames = torch.from_numpy(self.clips.frames[index])
+        # Rendered clips are never recovered; the empty policy keeps the item format of
+        # ClipDataset, so every evaluated clip has a policy (and a "" recovery in its record).
         return {
-            "frames": self.transform(torch.from_numpy(self.clips.frames[index])),
+            "frames": self.transform(frames),
             "label": int(self.clips.labels[index]),
             "clip_id": f"glyphs-{index:04d}",
             "policy": {},
+            "indices": torch.arange(frames.shape[0]),
         }
+
+
+def check_prompt_names(names: list[str]) -> list[str]:
+    """Refuse prompt texts that repeat: two labels with one prompt can never be told apart.
+
+    Raises:
+        ValueError: Naming the text and both labels.
+    """
+    first: dict[str, int] = {}
+    for label, name in enumerate(names):
+        key = " ".join(name.lower().split())
+        if key in first:
+            raise ValueError(
+                f"class prompt {name!r} is given for labels {first[key]} and {label}; "
+                "each class needs its own text"
+            )
+        first[key] = label
+    return names
 
 
 def clip_dataset(
@@ -72,13 +94,13 @@ def clip_dataset(
             ``synthetic``.
         path: Root, file or folder of the source.
         class_names: Prompt text per label; default: the source's class names in words
-            ("ApplyEyeMakeup" -> "apply eye makeup").
+            ("ApplyEyeMakeup" -> "apply eye makeup"); a text given twice is an error.
         **kwargs: Further ``build_clip_dataset`` arguments (``num_frames``, ``size``, ``seed``,
             ``clip_list``, ``index_kwargs``, ...).
     """
     dataset = build_clip_dataset(source, path, transform=transform, **kwargs)
     classes = getattr(dataset, "classes", [])
-    dataset.class_names = (
+    dataset.class_names = check_prompt_names(
         list(class_names) if class_names else [prettify_class_name(c) for c in classes]
     )
     return dataset

@@ -9,16 +9,29 @@ from torch import Tensor
 
 from neuroflow.archs import Architecture
 from neuroflow.core.schedules import Schedule
+from neuroflow.data.records import describe_recovery
 from neuroflow.eval.clip_eval import ClipRecord, Projection, evaluate_clips
 from neuroflow.eval.summary import summarize
 from neuroflow.eval.zeroshot import Aggregation, ZeroShotClassifier
 
 
+def batch_recoveries(batch: dict) -> list[str]:
+    """One recovery string per served clip of a batch (``""`` where none was needed).
+
+    Every dataset the evaluator reads gives each item a ``policy`` dict (empty for clean
+    clips); a batch without the key is from a dataset that never recovers anything.
+    """
+    policies = batch.get("policy") or [{}] * len(batch["clip_id"])
+    return [describe_recovery(policy) for policy in policies]
+
+
 class ZeroShotEvalModule(pl.LightningModule):
     """Zero-shot evaluation of a sparse architecture against dense on the same clips.
 
-    Each test batch (``frames [B, T, 3, H, W]``, ``label [B]``, ``clip_id``) runs as ``B``
-    fresh streams, so every clip starts from a reset state.
+    Each test batch (``frames [B, T, 3, H, W]``, ``label [B]``, ``clip_id``, ``policy``) runs
+    as ``B`` fresh streams, so every clip starts from a reset state. Each clip's ``policy``
+    (its recoveries) is kept in its record's ``recovery``; failed clips of the batch
+    (``batch["skipped"]``) go to :attr:`skipped`.
 
     Args:
         dense: Reference architecture.
@@ -64,6 +77,7 @@ class ZeroShotEvalModule(pl.LightningModule):
             self.project,
             self.schedule,
             self.aggregation,
+            batch_recoveries(batch),
         )
         self.records.extend(records)
         self.log(

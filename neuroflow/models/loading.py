@@ -6,6 +6,11 @@ registered names (:mod:`neuroflow.models.sources`: ``"tiny-siglip"``, ``"tiny-cl
 ``"tiny-vit"``, ``"mini_siglip"`` and whatever else was registered) come first. A path that
 does not exist, or a hub model that is neither cached nor reachable, raises
 :class:`ModelNotAvailableError` saying what is missing and, for hub ids, how to download it.
+
+Weights are read from safetensors only (``use_safetensors=True``; a pickle-only checkpoint is
+refused with how to convert it), a damaged file is named, and every loaded model with trained
+weights is checked to be finite (:mod:`neuroflow.models.errors`). No token is read or logged
+here: hub access goes through ``huggingface_hub``'s own credential handling.
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from huggingface_hub import try_to_load_from_cache
 from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils import validate_repo_id
+from safetensors import SafetensorError
 from torch import nn
 from transformers import (
     AutoConfig,
@@ -30,7 +37,15 @@ from transformers import (
 )
 
 from neuroflow.models.clip import ClipTower
-from neuroflow.models.errors import ModelNotAvailableError
+from neuroflow.models.errors import (
+    PICKLE_SUFFIXES,
+    SAFE_WEIGHTS,
+    ModelNotAvailableError,
+    check_finite,
+    check_safetensors,
+    damaged_file_message,
+    pickle_only_message,
+)
 from neuroflow.models.mini_siglip import SHIPPED_DIR, check_model_files
 from neuroflow.models.siglip import SiglipTower
 from neuroflow.models.sources import TINY_KW, get_source, source_names
@@ -69,14 +84,24 @@ def resolve_source(source: str | Path) -> str:
 
 
 def check_model_dir(path: Path) -> None:
-    """Raise :class:`ModelNotAvailableError` naming what a local model directory lacks."""
+    """Raise :class:`ModelNotAvailableError` naming what a local model directory lacks.
+
+    Weights must be safetensors (a pickle-only directory is refused with how to convert
+    it), and every safetensors file must be whole (a truncated one is named).
+    """
     if not path.is_dir():
         raise ModelNotAvailableError(f"{path} is a file, not a model directory")
-    missing = [f for f in ("config.json",) if not (path / f).is_file()]
-    if not any(path.glob("*.safetensors")) and not any(path.glob("*.bin")):
-        missing.append("model.safetensors")
-    if missing:
-        raise ModelNotAvailableError(f"model directory {path} lacks {', '.join(missing)}")
+    if not (path / "config.json").is_file():
+        raise ModelNotAvailableError(f"model directory {path} lacks config.json")
+    weights = sorted(path.glob("*.safetensors"))
+    if not weights:
+        pickles = sorted(f.name for f in path.iterdir() if f.suffix in PICKLE_SUFFIXES)
+        if pickles:
+            found = f"model directory {path} holds only pickle weights ({', '.join(pickles)})"
+            raise ModelNotAvailableError(pickle_only_message(found))
+        raise ModelNotAvailableError(f"model directory {path} lacks model.safetensors")
+    for file in weights:
+        check_safetensors(file)
 
 
 def wrap_tower(model: nn.Module) -> VisionTower:
@@ -151,17 +176,39 @@ def _local_or_hub(source: str | Path) -> tuple[str, bool]:
     return str(source), False
 
 
+def _hub_weights_message(source: str, err: Exception) -> str | None:
+    """The message for hub weights that are pickle-only or damaged, else None."""
+    if isinstance(err, SafetensorError):
+        cached = try_to_load_from_cache(source, "model.safetensors")
+        where = cached if isinstance(cached, str) else f"the cached weights of {source!r}"
+        return damaged_file_message(where, err)
+    if "cannot be loaded with `safetensors`" in str(err):
+        # Offline this also means "weights not downloaded": the message says both.
+        found = (
+            f"hub model {source!r} has no model.safetensors in the cache (nor on the hub, "
+            "when online): its weights are not downloaded, or only pickle (pytorch_model.bin)"
+        )
+        return pickle_only_message(found)
+    return None
+
+
 def _from_pretrained(source: str, is_local: bool, load: Callable[[], object]) -> object:
     try:
         return load()
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, SafetensorError) as err:
         if isinstance(err, ValueError) and "expected SigLIP" in str(err):
             raise
         if is_local:
             raise ModelNotAvailableError(
                 f"could not read model directory {source}: {type(err).__name__}: {err}"
             ) from err
-        raise ModelNotAvailableError(_offline_message(source, err)) from err
+        message = _hub_weights_message(source, err)
+        raise ModelNotAvailableError(message or _offline_message(source, err)) from err
+
+
+def _label(source: str | Path, registered: bool) -> str:
+    """How messages name a source: a registered name, or the directory / hub id."""
+    return f"source {str(source)!r}" if registered else repr(str(source))
 
 
 def load_vision_model(
@@ -188,7 +235,8 @@ def load_vision_model(
 
     Raises:
         ModelNotAvailableError: The model cannot be found or read; the message says what is
-            missing (and, for a hub id, what to download and where to put it).
+            missing (and, for a hub id, what to download and where to put it). Also for
+            weights that are pickle-only, damaged, or hold NaN/inf (trained sources only).
     """
     named = get_source(source) if isinstance(source, str) else None
     if named is not None:
@@ -198,10 +246,15 @@ def load_vision_model(
         model = _from_pretrained(
             name,
             local,
-            lambda: _hf_class(name).from_pretrained(name, attn_implementation="sdpa"),
+            lambda: _hf_class(name).from_pretrained(
+                name, attn_implementation="sdpa", **SAFE_WEIGHTS
+            ),
         )
     tower = model if isinstance(model, VisionTower) else wrap_tower(model)
-    return tower.to(device=device, dtype=dtype).eval()
+    tower = tower.to(device=device, dtype=dtype).eval()
+    if named is None or not named.random_weights:
+        check_finite(tower, _label(source, named is not None))
+    return tower
 
 
 def load_vision_language_model(
@@ -220,8 +273,8 @@ def load_vision_language_model(
         ``AutoProcessor``.
 
     Raises:
-        ModelNotAvailableError: The model cannot be found or read, or the registered
-            source has no text tower.
+        ModelNotAvailableError: The model cannot be found or read, its weights are
+            pickle-only, damaged or not finite, or the registered source has no text tower.
     """
     named = get_source(source) if isinstance(source, str) else None
     if named is not None:
@@ -231,10 +284,17 @@ def load_vision_language_model(
                 "image-text model (e.g. mini_siglip, tiny-siglip, a CLIP/SigLIP directory)"
             )
         model, processor = named.vision_language()
-        return model.to(device=device, dtype=dtype).eval(), processor
-    name, local = _local_or_hub(source)
-    model = _from_pretrained(
-        name, local, lambda: AutoModel.from_pretrained(name, attn_implementation="sdpa")
-    )
-    processor = _from_pretrained(name, local, lambda: AutoProcessor.from_pretrained(name))
-    return model.to(device=device, dtype=dtype).eval(), processor
+        random_weights = named.random_weights
+    else:
+        name, local = _local_or_hub(source)
+        model = _from_pretrained(
+            name,
+            local,
+            lambda: AutoModel.from_pretrained(name, attn_implementation="sdpa", **SAFE_WEIGHTS),
+        )
+        processor = _from_pretrained(name, local, lambda: AutoProcessor.from_pretrained(name))
+        random_weights = False
+    model = model.to(device=device, dtype=dtype).eval()
+    if not random_weights:
+        check_finite(model, _label(source, named is not None))
+    return model, processor

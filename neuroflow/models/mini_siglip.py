@@ -23,11 +23,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
 from transformers import (
-    AutoModel,
-    AutoProcessor,
     PreTrainedTokenizerFast,
     SiglipConfig,
     SiglipModel,
@@ -36,8 +33,14 @@ from transformers import (
     SiglipVisionConfig,
 )
 from transformers.models.siglip.image_processing_pil_siglip import SiglipImageProcessorPil
+from transformers.utils import logging as hf_logging
 
-from neuroflow.models.errors import ModelNotAvailableError
+from neuroflow.models.errors import (
+    SAFE_WEIGHTS,
+    ModelNotAvailableError,
+    check_finite,
+    check_safetensors,
+)
 
 LOGIT_SCALE_INIT = math.log(10.0)
 LOGIT_BIAS_INIT = -10.0
@@ -232,11 +235,9 @@ def _readable(file: Path) -> bool:
         if file.suffix == ".json":
             json.loads(file.read_text())
         else:
-            with safe_open(str(file), framework="pt") as handle:
-                for key in handle.keys():
-                    handle.get_slice(key)
+            check_safetensors(file)
         return True
-    except Exception:  # noqa: BLE001 - any parse failure means the file is damaged
+    except (OSError, ValueError):  # ModelNotAvailableError, bad JSON or bad UTF-8
         return False
 
 
@@ -261,15 +262,29 @@ def load_mini_siglip(
         The HF ``SiglipModel`` in eval mode and its ``SiglipProcessor``.
 
     Raises:
-        ModelNotAvailableError: A file is missing or damaged; the message names it.
+        ModelNotAvailableError: A file is missing or damaged, or a weight is NaN/inf; the
+            message names it.
     """
     path = check_model_files(path)
+    # The config is built here and passed on, so transformers never logs its repr: that
+    # builds a default SiglipTextConfig (32000 words, bos/eos 49406/49407) whose ids fail
+    # transformers' own check (the token-id warnings). The shipped ids (0 of 25) are valid.
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a "Loading weights" bar for a 3 MB file is noise
     try:
-        model = AutoModel.from_pretrained(str(path), attn_implementation="sdpa")
-        processor = AutoProcessor.from_pretrained(str(path))
-    except (OSError, ValueError) as err:
+        config = SiglipConfig(**json.loads((path / "config.json").read_text()))
+        model = SiglipModel.from_pretrained(
+            str(path), config=config, attn_implementation="sdpa", **SAFE_WEIGHTS
+        )
+        processor = SiglipProcessor.from_pretrained(str(path), config=config)
+    except (OSError, ValueError, TypeError) as err:
         raise ModelNotAvailableError(f"could not read mini SigLIP directory {path}: {err}") from err
-    return model.to(dtype=dtype).eval(), processor
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
+    model = model.to(dtype=dtype).eval()
+    check_finite(model, f"mini SigLIP directory {path}")
+    return model, processor
 
 
 def tiny_vision_language(seed: int = 0) -> tuple[SiglipModel, SiglipProcessor]:

@@ -92,9 +92,44 @@ def test_resolution_change_auto_resets_all_streams(tower):
     state = model.new_state(2)
     with torch.inference_mode():
         model(torch.randn(2, 3, 32, 32), state)
-        with pytest.warns(RuntimeWarning, match="resetting"):
+        with pytest.warns(RuntimeWarning, match="resetting") as caught:
             out = model(torch.randn(2, 3, 48, 48), state)
     assert out.keep_mask.shape == (2, 144) and out.keep_mask.all()
+    assert len([w for w in caught if issubclass(w.category, RuntimeWarning)]) == 1  # warned once
+
+
+@pytest.mark.parametrize("arch", ["A", "B", "C", "D", "random_C"])
+def test_grid_change_with_the_same_token_count_resets_like_a_fresh_stream(tower, arch):
+    # 32x64 and 64x32 px both give 128 patches, but on other places of the image.
+    model = make_arch(arch, tower, threshold=0.05, ema_decay=0.3, floor_tokens=2)
+    wide = moving_square_clip(frames=3, size=64, batch=2)[..., :32, :]
+    tall = moving_square_clip(frames=1, size=64, batch=2, seed=5)[0, ..., :32]
+    state = model.new_state(2)
+    with torch.inference_mode():
+        for frame in wide:
+            model(frame, state)
+        with pytest.warns(RuntimeWarning, match="grid changed from 8x16 to 16x8"):
+            out = model(tall, state)
+        fresh = model(tall, model.new_state(2))
+    assert out.keep_mask.all()
+    torch.testing.assert_close(out.embedding, fresh.embedding, rtol=0, atol=0)
+
+
+def test_same_grid_gives_no_warning(tower, recwarn):
+    model = make_arch("C", tower, threshold=0.5)
+    state = model.new_state(1)
+    with torch.inference_mode():
+        for frame in moving_square_clip(frames=3):
+            model(frame, state)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int64, torch.bool])
+def test_integer_frames_are_refused_saying_what_is_expected(tower, dtype):
+    model = make_arch("C", tower)
+    frames = torch.zeros(1, 3, 32, 32, dtype=dtype)
+    with pytest.raises(ValueError, match=r"floating-point .* mean/std .*\[-1, 1\] for SigLIP"):
+        model(frames, model.new_state(1))
 
 
 def test_cache_blend_mode_moves_cache_only_partly(tower):

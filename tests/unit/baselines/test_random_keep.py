@@ -104,3 +104,14 @@ def test_random_c_shares_cache_and_encoder_with_arch_c():
     assert outs[2].keep_mask.sum(1).tolist() == [16, 16]
     assert state.cache is not None and state.cache.shape[1] == 64
     assert state.nbytes() > 0
+
+
+def test_non_integer_stream_index_is_refused_not_truncated():
+    gate = RandomKeepGate(keep_fraction=0.1)
+    state = gate.new_state(2)
+    gate.step(features(2), state)
+    with pytest.raises(ValueError, match="stream indices must be integers"):
+        state.reset(streams=[0.5])
+    with pytest.raises(ValueError, match="stream indices must be integers"):
+        state.reseed([1], streams=[0.5])
+    assert not state.fresh.any()

@@ -36,7 +36,7 @@ def test_every_setting_reaches_the_benchmark():
     schema = {f.name for f in dataclasses.fields(BenchSchema)}
     own = {f.name for f in dataclasses.fields(BenchSettings)}
     assert own - set(BENCH_MODEL_KEYS) - {"gate"} <= schema
-    assert schema - own <= {"task_name", "plots", "logger", "paths"}
+    assert schema - own <= {"task_name", "plots", "logger", "paths", "verbose"}
     changed = {"round_frames": 3, "stream_offset": 5, "flop_frames": 2, "warmup": 1, "seed": 7}
     settings = settings_from(bench_cfg([f"{k}={v}" for k, v in changed.items()]))
     assert {k: getattr(settings, k) for k in changed} == changed
@@ -84,6 +84,8 @@ def test_run_writes_results_plots_and_no_wandb(tmp_path, clip_path):
 
 
 def test_wandb_offline_gets_the_tables(tmp_path, clip_path, monkeypatch):
+    from tests.unit.reporting.wandb_files import read_offline_run
+
     monkeypatch.setenv("WANDB_SILENT", "true")
     cfg = bench_cfg(
         [
@@ -95,7 +97,6 @@ def test_wandb_offline_gets_the_tables(tmp_path, clip_path, monkeypatch):
             "resolutions=[32]",
             "methods=[dense,B]",
             "flop_frames=1",
-            "plots=false",
             "logger=wandb",
             "logger.mode=offline",
         ],
@@ -105,7 +106,14 @@ def test_wandb_offline_gets_the_tables(tmp_path, clip_path, monkeypatch):
     run(cfg, tmp_path)
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
-    tables = list(runs[0].glob("files/media/table/table/*.table.json"))
-    assert sorted(p.name.split("_")[0] for p in tables) == ["flop", "gate", "results"]
-    results = json.loads(next(p for p in tables if p.name.startswith("results")).read_text())
+    logged = read_offline_run(runs[0])
+    tables = logged.tables()
+    assert sorted(tables) == ["flop_breakdown", "gate_overhead", "results"], sorted(tables)
+    results = tables["results"]
     assert len(results["data"]) == 2 and "of_ceiling" in results["columns"]
+    assert "speedup_vs_k" in logged.images()
+    assert logged.name == "bench tiny-siglip 32px" and logged.group == "bench"
+    assert logged.job_type == "bench" and logged.config["model"]["source"] == "tiny-siglip"
+    identity = json.loads((tmp_path / "results.json").read_text())["identity"]
+    assert identity["kind"] == "bench" and identity["model"]["random_weights"] is True
+    assert identity["resolutions"] == [32] and identity["methods"] == ["dense", "B"]

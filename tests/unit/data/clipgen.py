@@ -42,13 +42,15 @@ def write_video(
     pix_fmt: str = "yuv420p",
     rate: int = 10,
     input_format: str = "rgb24",
+    options: dict | None = None,
 ) -> Path:
     """Encode ``frames`` ([T, H, W, C] uint8, or [T, H, W] for gray) into ``path``.
 
     A zero-frame ``frames`` still writes a valid container with an empty video stream.
+    ``options`` go to the muxer (``{"movflags": "faststart"}`` puts an MP4's index first).
     """
     height, width = frames.shape[1:3]
-    with av.open(str(path), "w") as container:
+    with av.open(str(path), "w", options=options or {}) as container:
         stream = container.add_stream(codec, rate=rate)
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         container.start_encoding()
@@ -74,3 +76,22 @@ def write_frame_folder(folder: Path, frames: np.ndarray, suffix: str = ".png") -
     for i, image in enumerate(frames, start=1):
         Image.fromarray(image).save(folder / f"frame{i}{suffix}")
     return folder
+
+
+def mp4_boxes(path: Path) -> dict[str, tuple[int, int]]:
+    """Top-level MP4 boxes as ``{type: (start, end)}`` byte offsets (first of each type)."""
+    data, boxes, at = path.read_bytes(), {}, 0
+    while at + 8 <= len(data):
+        size = int.from_bytes(data[at : at + 4], "big")
+        kind = data[at + 4 : at + 8].decode("latin-1")
+        if size < 8:
+            break
+        boxes.setdefault(kind, (at, at + size))
+        at += size
+    return boxes
+
+
+def cut(path: Path, size: int, out: Path) -> Path:
+    """Copy the first ``size`` bytes of ``path`` to ``out``."""
+    out.write_bytes(path.read_bytes()[:size])
+    return out

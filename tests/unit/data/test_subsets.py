@@ -66,3 +66,12 @@ def test_subset_source_writes_then_reuses_the_list(tmp_path):
     reused = subset_source(smaller, None, clip_list=path)
     assert len(reused.clips) == 99
     assert reused.skipped[0]["clip_id"] == first.clips[0].clip_id  # recorded, not dropped
+
+
+def test_clip_list_with_a_repeated_id_is_an_error(tmp_path):
+    path = save_clip_list(tmp_path / "list.json", _pool()[:3])
+    payload = json.loads(path.read_text())
+    payload["clips"].append(payload["clips"][1])
+    path.write_text(json.dumps(payload))
+    with pytest.raises(ValueError, match=r"list.json: clip .* is listed twice \(entries 1 and 3"):
+        load_clip_list(path)

@@ -107,8 +107,10 @@ def test_listed_but_missing_clip_is_recorded(ucf_root, tmp_path):
     root = _copy_tree(ucf_root, tmp_path / "d", drop=[f"UCF-101/{gone}"])
     source = ucf101_source(root, split=1)
     assert len(source.clips) == 15
-    assert source.skipped == [{"clip_id": gone, "reason": source.skipped[0]["reason"]}]
-    assert "testlist01.txt" in source.skipped[0]["reason"]
+    (skip,) = source.skipped
+    assert skip["clip_id"] == gone and skip["error"] == "FileNotFoundError"
+    assert skip["path"].endswith(gone) and "testlist01.txt" in skip["reason"]
+    assert len(source.clips) + len(source.skipped) == 16  # every listed clip is counted
 
 
 def test_case_mismatch_between_list_and_disk_is_tolerated(ucf_root, tmp_path):
@@ -141,3 +143,47 @@ def test_bad_arguments(ucf_root):
         ucf101_source(ucf_root, split=4)
     with pytest.raises(ValueError, match="index"):
         ucf101_source(ucf_root, index="sql")
+
+
+def _with_lines(ucf_root, tmp_path, name, edit):
+    root = _copy_tree(ucf_root, tmp_path / "d")
+    path = root / "ucfTrainTestlist" / name
+    lines = path.read_text().splitlines()
+    path.write_text("\r\n".join(edit(lines)) + "\r\n", newline="")
+    return root, path
+
+
+def test_duplicated_class_name_names_file_line_and_name(ucf_root, tmp_path):
+    # line 102 repeats "YoYo" (case differs: clip folders are matched case-insensitively)
+    root, path = _with_lines(ucf_root, tmp_path, "classInd.txt", lambda ls: [*ls, "102 yoyo"])
+    with pytest.raises(ValueError) as err:
+        ucf101_source(root, split=1)
+    message = str(err.value)
+    assert str(path) in message and "line 102" in message and "'yoyo'" in message
+    assert "first on line 101" in message
+
+
+def test_duplicated_class_number_is_an_error(ucf_root, tmp_path):
+    root, path = _with_lines(ucf_root, tmp_path, "classInd.txt", lambda ls: [*ls, "101 Extra"])
+    with pytest.raises(ValueError, match=r"line 102: class number 101 is duplicated"):
+        read_class_index(path)
+
+
+def test_duplicated_clip_in_a_split_file_is_an_error(ucf_root, tmp_path):
+    def repeat_first(lines):
+        return [*lines[:3], lines[0].upper(), *lines[3:]]
+
+    root, path = _with_lines(ucf_root, tmp_path, "testlist01.txt", repeat_first)
+    with pytest.raises(ValueError) as err:
+        ucf101_source(root, split=1)
+    message = str(err.value)
+    assert str(path) in message and "line 4" in message and "first on line 1" in message
+    assert "V_APPLYEYEMAKEUP_G01_C01.AVI" in message
+
+
+def test_bundled_list_is_checked_too():
+    from neuroflow.data.classnames import check_unique_names
+
+    with pytest.raises(ValueError, match=r"names.txt, line 3: class name 'A' is duplicated"):
+        check_unique_names([(1, "A"), (2, "B"), (3, "A")], "names.txt")
+    check_unique_names(enumerate(ucf101_class_names(), 1), "shipped")

@@ -62,3 +62,65 @@ def test_sparse_records_and_summary_files(setup, tmp_path):
 def test_summarize_rejects_empty():
     with pytest.raises(ValueError, match="no clips"):
         summarize([])
+
+
+def test_recovery_lands_in_rows_and_counts(setup, tmp_path):
+    from neuroflow.eval.summary import recovery_counts
+
+    tower, classify, clips = setup
+    recoveries = ["repeat_last:3;gray_to_rgb:gray", "", "repeat_last:1"]
+    records = evaluate_clips(
+        clips,
+        torch.tensor([0, 1, 2]),
+        ["a", "b", "c"],
+        make_arch("dense", tower),
+        make_arch("C", tower, threshold=0.01),
+        classify,
+        recoveries=recoveries,
+    )
+    assert [r.recovery for r in records] == recoveries
+    assert recovery_counts(records) == {"gray_to_rgb": 1, "repeat_last": 2}
+    sink = RunResults(tmp_path)
+    sink.add_table("clips", [r.row() for r in records])
+    header, first, second, _ = (tmp_path / "clips.csv").read_text().splitlines()
+    assert header.split(",")[-1] == "recovery" and first.endswith(",repeat_last:3;gray_to_rgb:gray")
+    assert second.endswith(",")  # no recovery: an empty cell, never a missing column
+    assert len(records) == clips.shape[0]  # one record per clip served
+
+
+def test_recoveries_must_match_the_clips(setup):
+    tower, classify, clips = setup
+    with pytest.raises(ValueError, match="2 recoveries for 3 clips"):
+        evaluate_clips(
+            clips,
+            torch.tensor([0, 1, 2]),
+            ["a", "b", "c"],
+            make_arch("dense", tower),
+            make_arch("dense", tower),
+            classify,
+            recoveries=["", ""],
+        )
+
+
+def test_default_records_have_no_recovery(setup):
+    from neuroflow.eval.summary import recovery_counts
+
+    tower, classify, clips = setup
+    dense = make_arch("dense", tower)
+    records = evaluate_clips(clips, torch.tensor([0, 1, 2]), list("abc"), dense, dense, classify)
+    assert {r.recovery for r in records} == {""} and recovery_counts(records) == {}
+
+
+def test_batches_pass_each_clips_recovery_and_glyphs_have_none():
+    from neuroflow.data import collate_clips
+    from neuroflow.data.transforms import FrameTransform
+    from neuroflow.lit.datasets import MovingGlyphs
+    from neuroflow.lit.zero_shot import batch_recoveries
+
+    glyphs = MovingGlyphs(FrameTransform(16), size=3)
+    items = [glyphs[i] for i in range(3)]
+    assert all(item["policy"] == {} for item in items)
+    assert batch_recoveries(collate_clips(items)) == ["", "", ""]
+    batch = {"clip_id": ["x", "y"], "policy": [{"repeat_last": {"added": 2}}, {}]}
+    assert batch_recoveries(batch) == ["repeat_last:2", ""]
+    assert batch_recoveries({"clip_id": ["x"]}) == [""]  # datasets without a policy key
