@@ -22,6 +22,7 @@ those files, and the rest may matter.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import warnings
 
@@ -98,3 +99,6 @@ def quiet_libraries(verbose: bool) -> None:
         action = "default" if verbose else "ignore"
         warnings.filterwarnings(action, message=message, category=category)
     _progress_bars(enabled=verbose)
+    # W&B's banner and run summary repeat what the run prints; a user's own WANDB_SILENT wins.
+    if not verbose:
+        os.environ.setdefault("WANDB_SILENT", "true")

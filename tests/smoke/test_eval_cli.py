@@ -2,7 +2,6 @@
 
 import importlib
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,14 +11,7 @@ from hydra.core.hydra_config import HydraConfig
 
 from neuroflow.lit.run_eval import run_eval
 from tests.confs import compose_eval
-
-FAST = [
-    "model=tiny",
-    "dataset.size=4",
-    "dataset.num_frames=3",
-    "batch_size=2",
-    "callbacks=none",
-]
+from tests.smoke.commands import FAST, command
 
 
 def run_in_process(tmp_path: Path, overrides: list[str]) -> float:
@@ -122,14 +114,6 @@ def test_bad_input_gives_one_clear_error(tmp_path, override, message):
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
-
-
-def command(name: str, args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", WANDB_MODE="disabled")
-    script = Path(sys.executable).with_name(name)
-    return subprocess.run(
-        [str(script), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
-    )
 
 
 MAINS = {"neuroflow-eval": "neuroflow.cli.eval", "neuroflow-bench": "neuroflow.cli.bench"}

@@ -10,15 +10,9 @@ from pathlib import Path
 import pytest
 
 from neuroflow.cli.quiet import LIGHTNING_INFO_LOGGERS, quiet_libraries
+from tests.smoke.commands import FAST as TINY_EVAL
 
-FAST = [
-    "model=tiny",
-    "dataset.size=4",
-    "dataset.num_frames=3",
-    "batch_size=2",
-    "callbacks=none",
-    "logger=none",
-]
+FAST = [*TINY_EVAL, "logger=none"]
 
 
 def eval_output(tmp_path: Path, *extra: str) -> list[str]:

@@ -6,14 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-FAST = [
-    "model=tiny",
-    "dataset.size=4",
-    "dataset.num_frames=3",
-    "batch_size=2",
-    "callbacks=none",
-    "logger=none",
-]
+from tests.smoke.commands import FAST as TINY_EVAL
+
+FAST = [*TINY_EVAL, "logger=none"]
 
 
 def test_sweep_writes_summary_csv_and_accuracy_plot(tmp_path):
