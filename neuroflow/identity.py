@@ -266,18 +266,25 @@ def hydra_choices() -> dict[str, str]:
     return {}
 
 
-def run_label(identity: Mapping) -> str:
+def run_label(identity: Mapping, method: str | None = None) -> str:
     """A W&B run name that says what ran.
 
-    ``eval C θ=0.20 α=0.01 mini_siglip moving_glyphs`` (plus the schedule when not constant),
-    ``bench random:siglip-b16 224px``.
+    ``eval <method> mini_siglip moving_glyphs``, where ``method`` is the console's name of the
+    method (e.g. ``Arch C θ=0.20 α=0.01 hard cache``) when given, else its registry name with
+    θ, α and a non-constant schedule; ``bench random:siglip-b16 224px``.
     """
     model = (identity.get("model") or {}).get("source")
     if identity.get("kind") == "bench":
         sizes = ",".join(str(s) for s in identity.get("resolutions") or [])
         return f"bench {model} {sizes}px"
+    parts = ["eval", method or _short_method(identity)]
+    parts += [str(model), str((identity.get("dataset") or {}).get("name"))]
+    return " ".join(parts)
+
+
+def _short_method(identity: Mapping) -> str:
     gate = identity.get("gate") or {}
-    parts = ["eval", str((identity.get("method") or {}).get("name"))]
+    parts = [str((identity.get("method") or {}).get("name"))]
     if gate.get("threshold") is not None:
         parts.append(f"θ={gate['threshold']:.2f}")
     if gate.get("ema_decay") is not None:
@@ -285,5 +292,4 @@ def run_label(identity: Mapping) -> str:
     schedule = (identity.get("schedule") or {}).get("type")
     if schedule and schedule != "Constant":
         parts.append(schedule)
-    parts += [str(model), str((identity.get("dataset") or {}).get("name"))]
     return " ".join(parts)

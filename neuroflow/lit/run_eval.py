@@ -64,17 +64,14 @@ def run_eval(cfg: DictConfig, run_dir: str | Path) -> float:
     sink.add_table("clips", [r.row() for r in module.records])
     sink.add_table("summary", summary_rows(summary))
     sink.write(summary)
-    print_summary(
-        summary,
-        method_label=method_label(config),
-        title=run_title(cfg.task_name, hydra_overrides()),
-    )
+    method = method_label(config)
+    print_summary(summary, method_label=method, title=run_title(cfg.task_name, hydra_overrides()))
     sink.mirror_to_wandb(
         cfg.logger,
         config,
         "eval",
         headline_scalars(summary),
-        name=run_label(identity),
+        name=run_label(identity, method),
         group=cfg.logger.get("group") or cfg.get("task_name"),
         tables={"per_class": per_class_rows(summary)},
     )

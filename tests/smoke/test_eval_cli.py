@@ -72,7 +72,7 @@ def test_wandb_offline_run_holds_the_logged_tables(tmp_path, monkeypatch):
         # NaN (retention when dense gets nothing right) is null in both results.json and W&B.
         assert run.summary[key] == (None if value is None else pytest.approx(value)), key
     assert run.images() == ["keep_hist"]
-    assert run.name == "eval C θ=0.20 α=0.01 tiny-siglip moving_glyphs", run.name
+    assert run.name == "eval Arch C θ=0.20 α=0.01 hard cache tiny-siglip moving_glyphs", run.name
     assert run.group == "g1" and run.job_type == "eval"
 
 
