@@ -25,6 +25,7 @@ from neuroflow.archs import make_arch
 from neuroflow.archs.pruned import ArchB, ArchC
 from neuroflow.archs.registry import register_method
 from neuroflow.core.cache import CorticalCache
+from neuroflow.core.checks import check_floor
 from neuroflow.core.gate import GateConfig, GateOutput, stream_indices
 from neuroflow.models.tower import VisionTower
 
@@ -133,6 +134,7 @@ class RandomKeepGate:
         if features.dim() != 3:
             raise ValueError(f"gate features must be [B, N, D], got shape {tuple(features.shape)}")
         b, n, _ = features.shape
+        check_floor(self.config.floor_tokens, n)  # as the retinal gate: never silently clamped
         if b != state.batch:
             raise ValueError(
                 f"frame batch has {b} streams but the state was made for {state.batch}"

@@ -19,7 +19,6 @@ from rich.table import Table
 from neuroflow.eval.summary import summary_rows
 
 # Methods whose keep decision is random (a keep fraction, no threshold or EMA).
-_RANDOM_KEEP = ("random_b", "random_c")
 # Hydra-only overrides say where a run writes, not what it computes: left out of titles.
 _NOT_IN_TITLE = ("hydra.", "hydra/")
 # A table narrower than this wraps rows onto two lines, and rich falls back to 80 columns
@@ -89,10 +88,11 @@ def method_label(cfg_like: Mapping) -> str:
     if name.lower() == "dense":
         return "dense"
     cls = _method_class(name)
+    # What the method uses comes from the registry; an unknown name (an old run) gets a gate.
     uses_gate = getattr(cls, "uses_gate", True)
-    uses_cache = getattr(cls, "uses_cache", name.upper() in ("C", "D") or name.endswith("_C"))
-    gate_type = getattr(getattr(cls, "gate_type", None), "__name__", "")
-    random_keep = name.lower() in _RANDOM_KEEP or gate_type == "RandomKeepGate"
+    uses_cache = getattr(cls, "uses_cache", False)
+    gate_type = getattr(getattr(cls, "gate_type", None), "__name__", "RetinalGate")
+    random_keep = gate_type == "RandomKeepGate"
     parts = [name if random_keep or len(name) > 1 else f"Arch {name}"]
     if random_keep:
         parts.append(f"keep {_num(_get(gate, 'keep_fraction'), '.2f')}")

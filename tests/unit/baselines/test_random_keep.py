@@ -115,3 +115,9 @@ def test_non_integer_stream_index_is_refused_not_truncated():
     with pytest.raises(ValueError, match="stream indices must be integers"):
         state.reseed([1], streams=[0.5])
     assert not state.fresh.any()
+
+
+def test_a_floor_above_the_patch_count_is_refused_like_the_retinal_gate():
+    gate = RandomKeepGate(0.2, floor_tokens=65)
+    with pytest.raises(ValueError, match="floor_tokens=65"):
+        gate.step(torch.zeros(1, 64, 8), gate.new_state(1))
