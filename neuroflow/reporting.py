@@ -165,21 +165,31 @@ def _identity_columns(rows: list[dict], skip: set[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _rows(root: str | Path, kind: str, points) -> list[dict]:  # noqa: ANN001
+    """One row per ``points(results)`` entry of every ``kind`` run below ``root``, each with
+    the run's identity key (``_key``), its identity columns and its directory.
+
+    Raises:
+        FileNotFoundError: No finished run of that kind lies below ``root``.
+    """
+    rows = []
+    for run, data in load_results(root):
+        if kind_of(data) == kind:
+            key, ident = _identity(run, data)
+            rows += [{"_key": key, **ident, **point, "run": run} for point in points(data)]
+    if not rows:
+        label = "evaluation" if kind == "eval" else "benchmark"
+        raise FileNotFoundError(f"no {label} results.json below {root}")
+    return rows
+
+
 def collect_runs(root: str | Path) -> pd.DataFrame:
     """The evaluation table: one row per run identity below ``root``, in path order.
 
     Raises:
         FileNotFoundError: No finished evaluation run lies below ``root``.
     """
-    rows = []
-    for run, data in load_results(root):
-        if kind_of(data) != "eval":
-            continue
-        key, ident = _identity(run, data)
-        metrics = {name: _get(data, path) for name, path in METRICS.items()}
-        rows.append({"_key": key, **ident, **metrics, "run": run})
-    if not rows:
-        raise FileNotFoundError(f"no evaluation results.json below {root}")
+    rows = _rows(root, "eval", lambda data: [{n: _get(data, p) for n, p in METRICS.items()}])
     shown = _varying(rows, EVAL_ALWAYS, _identity_columns(rows, {*METRICS, "run"}))
     frame = _group(rows, ["_key"], shown, tuple(METRICS))
     frame["gap_pp"] = 100 * (frame["dense_top1"] - frame["sparse_top1"])
@@ -192,16 +202,9 @@ def collect_bench(root: str | Path) -> pd.DataFrame:
     Raises:
         FileNotFoundError: No finished benchmark run lies below ``root``.
     """
-    rows = []
-    for run, data in load_results(root):
-        if kind_of(data) != "bench":
-            continue
-        key, ident = _identity(run, data)
-        for point in data["rows"]:
-            fields = {f: point.get(f) for f in BENCH_FIELDS}
-            rows.append({"_key": key, **ident, **fields, "run": run})
-    if not rows:
-        raise FileNotFoundError(f"no benchmark results.json below {root}")
+    rows = _rows(
+        root, "bench", lambda data: [{f: p.get(f) for f in BENCH_FIELDS} for p in data["rows"]]
+    )
     # Row fields (the searched threshold, the stream count) win over same-named settings.
     shown = _varying(rows, BENCH_ALWAYS, _identity_columns(rows, {*BENCH_FIELDS, "run"}))
     return _group(rows, ["_key", *BENCH_POINT], shown, BENCH_FIELDS)

@@ -35,16 +35,16 @@ def test_keep_all_sparse_matches_dense(setup):
         assert r.skip_rate == pytest.approx(0.0)
 
 
-def test_sparse_records_and_summary_files(setup, tmp_path):
+def arch_c_records(setup, **kwargs):
+    """Dense vs Arch C (θ=0.01) records of the three test clips."""
     tower, classify, clips = setup
-    records = evaluate_clips(
-        clips,
-        torch.tensor([0, 1, 2]),
-        ["a", "b", "c"],
-        make_arch("dense", tower),
-        make_arch("C", tower, threshold=0.01),
-        classify,
-    )
+    dense, sparse = make_arch("dense", tower), make_arch("C", tower, threshold=0.01)
+    labels = torch.tensor([0, 1, 2])
+    return evaluate_clips(clips, labels, ["a", "b", "c"], dense, sparse, classify, **kwargs)
+
+
+def test_sparse_records_and_summary_files(setup, tmp_path):
+    records = arch_c_records(setup)
     assert all(0 < r.skip_rate < 1 for r in records)
     assert all(r.frame_keep[0] == 1.0 for r in records)  # dense first frame
     assert all(r.skip_rate_after_first > r.skip_rate for r in records)
@@ -67,17 +67,8 @@ def test_summarize_rejects_empty():
 def test_recovery_lands_in_rows_and_counts(setup, tmp_path):
     from neuroflow.eval.summary import recovery_counts
 
-    tower, classify, clips = setup
     recoveries = ["repeat_last:3;gray_to_rgb:gray", "", "repeat_last:1"]
-    records = evaluate_clips(
-        clips,
-        torch.tensor([0, 1, 2]),
-        ["a", "b", "c"],
-        make_arch("dense", tower),
-        make_arch("C", tower, threshold=0.01),
-        classify,
-        recoveries=recoveries,
-    )
+    records = arch_c_records(setup, recoveries=recoveries)
     assert [r.recovery for r in records] == recoveries
     assert recovery_counts(records) == {"gray_to_rgb": 1, "repeat_last": 2}
     sink = RunResults(tmp_path)
@@ -85,7 +76,7 @@ def test_recovery_lands_in_rows_and_counts(setup, tmp_path):
     header, first, second, _ = (tmp_path / "clips.csv").read_text().splitlines()
     assert header.split(",")[-1] == "recovery" and first.endswith(",repeat_last:3;gray_to_rgb:gray")
     assert second.endswith(",")  # no recovery: an empty cell, never a missing column
-    assert len(records) == clips.shape[0]  # one record per clip served
+    assert len(records) == setup[2].shape[0]  # one record per clip served
 
 
 def test_recoveries_must_match_the_clips(setup):
