@@ -254,6 +254,30 @@ def bench_identity(meta: Mapping, settings: Any) -> dict[str, Any]:
     return _finish(identity)
 
 
+def stream_identity(config: Mapping, inputs: Iterable[str]) -> dict[str, Any]:
+    """Everything that defines a ``neuroflow-stream`` run.
+
+    Args:
+        config: The resolved config as a plain dict.
+        inputs: The resolved stream paths (the config holds the inputs as given).
+    """
+    model_node = _without(config.get("model"), ("_target_", *_MODEL_SPEED_ONLY))
+    digest, how = weights_hash(model_node.get("source"))
+    keys = ("start", "stride", "max_frames", "target_keep", "controller_gain", "labels")
+    identity = {
+        "kind": "stream",
+        "method": _without(config.get("arch")),
+        "gate": _without(config.get("gate")),
+        "cache": _without(config.get("cache")),
+        "model": {**model_node, "weights_sha256": digest, "weights_from": how},
+        "inputs": list(inputs),
+        **{k: config.get(k) for k in keys},
+        "templates": list(config.get("templates") or []),
+        "seed": config.get("seed"),
+    }
+    return _finish(identity)
+
+
 def hydra_choices() -> dict[str, str]:
     """The running Hydra job's config-group choices; empty outside a Hydra job."""
     try:

@@ -113,7 +113,10 @@ def load_results(root: str | Path) -> list[tuple[str, dict]]:
 
 
 def kind_of(data: Mapping[str, Any]) -> str | None:
-    """``"eval"``, ``"bench"`` or None (another tool's results, e.g. the glyph report)."""
+    """``"eval"``, ``"bench"`` or None (another tool's results, e.g. the glyph report or a
+    multi-stream benchmark, whose rows have their own columns)."""
+    if (data.get("identity") or {}).get("benchmark") == "streams":
+        return None
     if "sparse" in data and "dense" in data:
         return "eval"
     if isinstance(data.get("rows"), list) and isinstance(data.get("meta"), Mapping):

@@ -43,6 +43,11 @@ class StreamState:
         gate: The architecture's gate (None for dense: nothing to remember).
     """
 
+    # Per-stream rows (attribute -> batch axis; "state": a nested state), for stacking the
+    # states of separate streams into one batch (neuroflow.core.rows).
+    ROWS: ClassVar[dict[str, int | str]] = {"gate": "state", "cache": 0, "anchors": 1}
+    LAZY_ROWS: ClassVar[tuple[str, ...]] = ("cache", "anchors")
+
     def __init__(self, batch: int, gate: Gate | None) -> None:
         if int(batch) != batch or batch < 1:
             raise ValueError(f"batch must be a positive integer, got {batch}")

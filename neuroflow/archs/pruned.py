@@ -32,6 +32,13 @@ class ArchB(Architecture):
     pools = "active"
 
     def __init__(self, tower: VisionTower, gate: Gate) -> None:
+        if type(self).pools == "active" and not tower.num_prefix_tokens:
+            if gate.config.floor_tokens < 1 and gate.config.mode == "threshold":
+                raise ValueError(
+                    f"method {self.name!r} pools over the kept tokens only, and this model has "
+                    "no class token: a frame that keeps no patch would have nothing to pool; "
+                    "set floor_tokens >= 1"
+                )
         super().__init__(tower, gate)
 
     def sparse_encode(self, tokens: Tensor, keep: Tensor, start: int = 0) -> tuple[Tensor, Packing]:
@@ -42,6 +49,8 @@ class ArchB(Architecture):
         """
         packing = make_packing(self.full_keep(keep))
         x = to_layout(pack(tokens, packing), packing)
+        if x.numel() == 0:  # no stream kept a token (C's cache still pools every slot)
+            return x.reshape(0, x.shape[-1]), packing
         x = self.tower.encode(x, start=start, packing=None if packing.uniform else packing)
         return x.reshape(-1, x.shape[-1]), packing
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import ClassVar
 
 import torch
 from torch import Tensor
@@ -37,6 +38,9 @@ class RandomKeepState:
         batch: Number of streams.
         seed: Base seed; stream ``b`` uses ``seed * 100003 + b``.
     """
+
+    # Per-stream rows (attribute -> batch axis), for stacking streams (neuroflow.core.rows).
+    ROWS: ClassVar[dict[str, int]] = {"generators": 0, "fresh": 0, "frames": 0, "counts": 0}
 
     def __init__(self, batch: int, seed: int) -> None:
         if int(batch) != batch or batch < 1:

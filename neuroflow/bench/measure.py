@@ -18,6 +18,7 @@ from neuroflow.bench.methods import BenchMethod
 from neuroflow.bench.overhead import time_gate
 from neuroflow.bench.runner import MethodRun
 from neuroflow.bench.timing import Clock
+from neuroflow.core.attention import use_attention_backend
 from neuroflow.core.gate import GateConfig
 
 
@@ -39,11 +40,17 @@ class MethodFlops:
 
 
 def count_method_flops(method: BenchMethod, batches: Sequence[Tensor], frames: int) -> MethodFlops:
-    """Count FLOPs of frames ``1..frames`` (after an uncounted keyframe) with FlopCounterMode."""
+    """Count FLOPs of frames ``1..frames`` (after an uncounted keyframe) with FlopCounterMode.
+
+    Attention runs per stream while counting (the ``split`` backend): the cost models count
+    each stream's own attention, while the masked backend that ``auto`` picks for tiny packs
+    also computes the masked-out pairs (more FLOPs, fewer calls) and would count work that
+    carries no result.
+    """
     frames = max(1, min(frames, len(batches) - 1))
     state = method.new_state(batches[0].shape[0])
     counts, keep = [], []
-    with torch.inference_mode():
+    with torch.inference_mode(), use_attention_backend("split"):
         method(batches[0], state)
         for frame in batches[1 : frames + 1]:
             with flop_counter() as counter:

@@ -18,6 +18,7 @@ from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
 
+from neuroflow.bench.streams import StreamBenchSettings
 from neuroflow.bench.suite import BenchSettings
 from neuroflow.core.cache import CorticalCache
 from neuroflow.core.gate import GateConfig
@@ -146,7 +147,37 @@ class BenchSchema(_BenchOwn):  # type: ignore[valid-type, misc]
     paths: PathsSchema = field(default_factory=PathsSchema)
 
 
-SCHEMAS = {"eval": EvalSchema, "bench": BenchSchema}
+@dataclass
+class StreamSchema:
+    """``neuroflow-stream``: videos through the multi-stream engine."""
+
+    task_name: str = "stream"
+    inputs: list[str] = field(default_factory=lambda: ["bikes"])
+    start: int = 0
+    stride: int = 1
+    max_frames: Optional[int] = None  # noqa: UP045
+    target_keep: Optional[float] = None  # noqa: UP045
+    controller_gain: float = 0.5
+    labels: Optional[str] = None  # noqa: UP045
+    templates: list[str] = field(default_factory=lambda: ["a photo of {}."])
+    window: int = 8
+    embeddings: str = "npy"
+    overlay: bool = True
+    gif: bool = True
+    gif_frames: int = 48
+    gif_max_side: int = 320
+    overlay_max_side: Optional[int] = 960  # noqa: UP045
+    seed: int = 0
+    verbose: bool = False
+    model: ModelSchema = field(default_factory=ModelSchema)
+    arch: Any = None
+    gate: GateSchema = field(default_factory=GateSchema)  # type: ignore[valid-type]
+    cache: CacheSchema = field(default_factory=CacheSchema)  # type: ignore[valid-type]
+    logger: LoggerSchema = field(default_factory=LoggerSchema)
+    paths: PathsSchema = field(default_factory=PathsSchema)
+
+
+SCHEMAS = {"eval": EvalSchema, "bench": BenchSchema, "stream": StreamSchema}
 
 
 def register_schemas() -> None:
@@ -154,3 +185,25 @@ def register_schemas() -> None:
     store = ConfigStore.instance()
     for name, schema in SCHEMAS.items():
         store.store(name=f"{name}_schema", node=schema)
+
+
+_BenchStreamsOwn = schema_of(
+    StreamBenchSettings, "_BenchStreamsOwn", skip=(*BENCH_MODEL_KEYS, "gate")
+)
+
+
+@dataclass
+class BenchStreamsSchema(_BenchStreamsOwn):  # type: ignore[valid-type, misc]
+    """``neuroflow-bench-streams``: every :class:`StreamBenchSettings` field, with the model
+    and gate groups."""
+
+    task_name: str = "bench_streams"
+    plots: bool = True
+    verbose: bool = False
+    model: ModelSchema = field(default_factory=ModelSchema)
+    gate: GateSchema = field(default_factory=GateSchema)  # type: ignore[valid-type]
+    logger: LoggerSchema = field(default_factory=LoggerSchema)
+    paths: PathsSchema = field(default_factory=PathsSchema)
+
+
+SCHEMAS["bench_streams"] = BenchStreamsSchema

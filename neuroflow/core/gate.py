@@ -16,7 +16,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -112,6 +112,18 @@ class GateState:
         threshold: Initial threshold of every stream.
         ema_decay: Initial EMA decay of every stream.
     """
+
+    # Per-stream rows (attribute -> batch axis), for stacking streams (neuroflow.core.rows).
+    ROWS: ClassVar[dict[str, int]] = {
+        "threshold": 0,
+        "ema_decay": 0,
+        "fresh": 0,
+        "force": 0,
+        "frames": 0,
+        "ema": 0,
+        "age": 0,
+    }
+    LAZY_ROWS: ClassVar[tuple[str, ...]] = ("ema", "age")
 
     def __init__(self, batch: int, threshold: float, ema_decay: float) -> None:
         if int(batch) != batch or batch < 1:

@@ -10,11 +10,11 @@ is a plain ``[B, n, D]`` batch and attention is one batched call.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-import torch
-import torch.nn.functional as F
 from torch import Tensor
+
+from neuroflow.core import attention
 
 
 @dataclass
@@ -25,11 +25,14 @@ class Packing:
         flat_index: ``[T]`` positions of the packed tokens in the flattened ``[B * N]`` grid.
         lengths: Active-token count per stream (a host list: attention needs the split).
         num_tokens: ``N``, tokens per stream before packing.
+        attention_cache: Per-packing tensors of :mod:`neuroflow.core.attention` (block
+            mask, cumulative lengths), filled lazily and shared by every layer of a frame.
     """
 
     flat_index: Tensor
     lengths: list[int]
     num_tokens: int
+    attention_cache: dict | None = field(default=None, repr=False, compare=False)
 
     @property
     def batch(self) -> int:
@@ -93,17 +96,7 @@ def segment_attention(
         scale: Softmax scale.
 
     Returns:
-        Attention output in the layout of ``q``.
+        Attention output in the layout of ``q``. A ragged pack runs on the backend chosen
+        with :func:`neuroflow.core.attention.set_attention_backend` (split, masked, varlen).
     """
-    if packing is None or packing.uniform:
-        return F.scaled_dot_product_attention(q, k, v, scale=scale)
-    outs = [
-        F.scaled_dot_product_attention(qs, ks, vs, scale=scale)
-        for qs, ks, vs in zip(
-            q.split(packing.lengths, dim=2),
-            k.split(packing.lengths, dim=2),
-            v.split(packing.lengths, dim=2),
-            strict=True,
-        )
-    ]
-    return torch.cat(outs, dim=2)
+    return attention.segment_attention(q, k, v, packing, scale)

@@ -105,9 +105,37 @@ class TargetKeep(Schedule):
     def after_frame(self, frame: int, keep_fraction: Tensor, state: GateState) -> None:
         if frame == 0:
             return  # first frames run dense and say nothing about the threshold
-        error = (keep_fraction.float().to(state.threshold.device) - self.target) / self.target
-        new = state.threshold * torch.exp(self.gain * error)
-        state.set_threshold(new.clamp(self.min_threshold, 2.0))
+        new = adapt_threshold(
+            state.threshold, keep_fraction, self.target, self.gain, self.min_threshold
+        )
+        state.set_threshold(new)
+
+
+def adapt_threshold(
+    threshold: Tensor,
+    keep_fraction: Tensor,
+    target: float | Tensor,
+    gain: float = 0.5,
+    min_threshold: float = 1e-5,
+) -> Tensor:
+    """One step of the target-keep controller (:class:`TargetKeep`), for every stream.
+
+    ``theta <- theta * exp(gain * (k - target) / target)``, clipped to ``[min_threshold, 2]``.
+
+    Args:
+        threshold: ``[B]`` current thresholds.
+        keep_fraction: ``[B]`` keep fractions the gate chose with them.
+        target: Keep fraction to hold: one for all streams or ``[B]`` (one per stream).
+        gain: Step size.
+        min_threshold: Lower bound of the threshold.
+
+    Returns:
+        ``[B]`` new thresholds.
+    """
+    k = keep_fraction.float().to(threshold.device)
+    target = torch.as_tensor(target, dtype=torch.float32, device=threshold.device)
+    new = threshold * torch.exp(gain * (k - target) / target)
+    return new.clamp(min_threshold, 2.0)
 
 
 class Curriculum(Schedule):

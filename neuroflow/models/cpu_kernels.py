@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from neuroflow.models.map_head import Linear, probe_keys
+from neuroflow.models.row_chunks import LayerShape, plan_rows
 
 if TYPE_CHECKING:
     from neuroflow.models.blocks import Block
@@ -149,14 +150,28 @@ class PackedLinear:
             raise KernelsUnavailable("this torch build has no oneDNN packed-linear ops")
         self._linear = linear
         self.out_features = weight.shape[0]
+        self.shape = LayerShape(weight.shape[1], weight.shape[0], weight.dtype, gelu)
         self.weight = pack(weight.detach(), PACK_ROWS)
         self.bias = None if bias is None else bias.detach()
         self.attr, self.algorithm = ("gelu", gelu) if gelu else ("none", "")
 
     def __call__(self, x: Tensor) -> Tensor:
+        """``x [..., in] -> [..., out]``, its rows chunked when row chunking is on.
+
+        Chunk sizes come from :func:`~neuroflow.models.row_chunks.plan_rows` (off by
+        default: one call). The op has no ``out=`` form, so chunk outputs are concatenated.
+        """
         flat = x.reshape(-1, x.shape[-1])
-        out = self._linear(flat, self.weight, self.bias, self.attr, [], self.algorithm)
+        sizes = plan_rows(self.shape, flat.shape[0])
+        if sizes is None:
+            out = self.product(flat)
+        else:
+            out = torch.cat([self.product(part) for part in flat.split(sizes)])
         return out.view(*x.shape[:-1], self.out_features)
+
+    def product(self, flat: Tensor) -> Tensor:
+        """One oneDNN call on a ``[rows, in]`` matrix, never chunked."""
+        return self._linear(flat, self.weight, self.bias, self.attr, [], self.algorithm)
 
 
 class PackedMlp:

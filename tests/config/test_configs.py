@@ -113,8 +113,19 @@ def test_debug_fast_composes(tmp_path):
         ("eval", "batch_size=many", "batch_size"),
         ("bench", "round_frames=abc", "round_frames"),
         ("bench", "gate.target_keep=[0.1]", "target_keep"),
+        ("stream", "windw=4", "windw"),
+        ("stream", "max_frames=lots", "max_frames"),
     ],
 )
 def test_bad_keys_fail_at_compose(config, override, key, tmp_path):
     with pytest.raises(Exception, match=key):
         compose_config(config, [override], tmp_path)
+
+
+def test_stream_config_builds_its_method_and_output_settings(tmp_path):
+    from neuroflow.stream.outputs import OutputSettings
+
+    cfg = compose_config("stream", ["arch=d", "gate=maxsparse", "embeddings=safetensors"], tmp_path)
+    assert cfg.arch.name == "D" and cfg.gate.threshold == 0.35
+    settings = OutputSettings(cfg.embeddings, window=cfg.window)
+    assert settings.embeddings == "safetensors" and list(cfg.inputs) == ["bikes"]
