@@ -3,9 +3,9 @@
 Streams keep different numbers of tokens per frame. :func:`pack` gathers the active
 tokens of all streams into one ``[T, D]`` tensor (``T`` = total active tokens) plus the
 per-stream lengths; linear layers run on the packed tokens, attention runs per stream
-(see :func:`segment_attention`), and :func:`unpack_into` scatters results back into
-full-size ``[B, N, D]`` buffers. When every stream keeps the same count the packed tensor
-is a plain ``[B, n, D]`` batch and attention is one batched call.
+(:func:`neuroflow.core.attention.segment_attention`), and :func:`unpack_into` scatters
+results back into full-size ``[B, N, D]`` buffers. When every stream keeps the same count
+the packed tensor is a plain ``[B, n, D]`` batch and attention is one batched call.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from torch import Tensor
-
-from neuroflow.core import attention
 
 
 @dataclass
@@ -76,27 +74,9 @@ def to_layout(packed: Tensor, packing: Packing) -> Tensor:
     """Shape packed ``[T, D]`` tokens for the blocks.
 
     A uniform packing becomes a plain ``[B, n, D]`` batch; a ragged one a single
-    ``[1, T, D]`` sequence whose attention :func:`segment_attention` splits per stream.
+    ``[1, T, D]`` sequence whose attention
+    :func:`~neuroflow.core.attention.segment_attention` keeps within each stream.
     """
     if packing.uniform:
         return packed.view(packing.batch, -1, packed.shape[-1])
     return packed.unsqueeze(0)
-
-
-def segment_attention(
-    q: Tensor, k: Tensor, v: Tensor, packing: Packing | None, scale: float
-) -> Tensor:
-    """Scaled dot-product attention within each stream's segment.
-
-    Args:
-        q: Queries, ``[B, H, n, d]`` for a plain batch or ``[1, H, T, d]`` when packed.
-        k: Keys, same layout as ``q``.
-        v: Values, same layout as ``q``.
-        packing: The packing of a ragged batch, or None for a plain batch.
-        scale: Softmax scale.
-
-    Returns:
-        Attention output in the layout of ``q``. A ragged pack runs on the backend chosen
-        with :func:`neuroflow.core.attention.set_attention_backend` (split, masked, varlen).
-    """
-    return attention.segment_attention(q, k, v, packing, scale)

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from neuroflow.core.packing import Packing, segment_attention
+from neuroflow.core.attention import segment_attention
+from neuroflow.core.packing import Packing
 from neuroflow.models.cpu_kernels import BlockKernels, Cached, for_block
 
 

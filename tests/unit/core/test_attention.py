@@ -11,11 +11,12 @@ from neuroflow.core.attention import (
     block_mask,
     masked_pays,
     resolve_backend,
+    segment_attention,
     set_attention_backend,
     use_attention_backend,
     varlen_available,
 )
-from neuroflow.core.packing import Packing, make_packing, segment_attention
+from neuroflow.core.packing import Packing, make_packing
 from tests.helpers import moving_square_clip
 
 TOLERANCE = {torch.float32: 1e-5, torch.bfloat16: 2e-2, torch.float16: 2e-3}

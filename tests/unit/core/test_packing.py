@@ -1,8 +1,9 @@
 import torch
 import torch.nn.functional as F
 
+from neuroflow.core.attention import segment_attention
 from neuroflow.core.cache import CorticalCache
-from neuroflow.core.packing import make_packing, pack, segment_attention, to_layout, unpack_into
+from neuroflow.core.packing import make_packing, pack, to_layout, unpack_into
 
 
 def test_pack_unpack_round_trip_ragged():

@@ -166,3 +166,21 @@ def test_statistics_and_state_bytes(tower):
     engine.add_stream("b")
     engine.tick({"a": frames[5], "b": frames[5]})
     assert engine.state_bytes("b") == one  # linear in streams: each holds the same rows
+
+
+def test_engine_runs_in_bfloat16_like_each_stream_alone(tower):
+    arch = make_arch("C", tower.to(torch.bfloat16), threshold=0.02, floor_tokens=1)
+    engine = StreamEngine(arch)
+    clips = {name: stream_frames(seed) for seed, name in enumerate("ab")}
+    for name in clips:
+        engine.add_stream(name)
+    for t in range(4):
+        out = engine.tick({n: clip[t] for n, clip in clips.items()})  # fp32 frames: cast inside
+    for name, clip in clips.items():
+        state = arch.new_state(1)
+        with torch.inference_mode():
+            for frame in clip[:4]:
+                ref = arch(frame[None].to(torch.bfloat16), state)
+        assert out[name].embedding.dtype == torch.bfloat16
+        assert torch.equal(out[name].keep_mask, ref.keep_mask[0])
+        assert (out[name].embedding.float() - ref.embedding[0].float()).abs().max() <= 2e-2
