@@ -16,20 +16,27 @@ from neuroflow.cli.schemas import BENCH_MODEL_KEYS
 log = logging.getLogger(__name__)
 
 
-def settings_from(cfg: DictConfig) -> Any:
-    """:class:`~neuroflow.bench.BenchSettings` from the composed config, field by field of the
-    dataclass (not of a hand-written list): the model group gives the model fields, the gate
-    group the gate, and every other field its same-named key (the schema has each one)."""
+def settings_from(cfg: DictConfig, settings_type: type | None = None) -> Any:
+    """Benchmark settings from the composed config, field by field of the dataclass (not of a
+    hand-written list): the model group gives the model fields, the gate group the gate, and
+    every other field its same-named key (the schema has each one).
+
+    Args:
+        cfg: The composed config.
+        settings_type: The settings dataclass (default :class:`~neuroflow.bench.BenchSettings`;
+            ``neuroflow-bench-streams`` passes its ``StreamBenchSettings``).
+    """
     from neuroflow.bench import BenchSettings
 
+    settings_type = settings_type or BenchSettings
     values: dict[str, Any] = {"gate": instantiate(cfg.gate)}
-    for f in fields(BenchSettings):
+    for f in fields(settings_type):
         if f.name in BENCH_MODEL_KEYS:
             values[f.name] = cfg.model[BENCH_MODEL_KEYS[f.name]]
         elif f.name != "gate":
             node = cfg[f.name]
             values[f.name] = OmegaConf.to_container(node) if OmegaConf.is_config(node) else node
-    return BenchSettings(**values)
+    return settings_type(**values)
 
 
 def run(cfg: DictConfig, run_dir: str | Path) -> float:

@@ -7,29 +7,19 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from neuroflow.cli.app import hydra_command
-from neuroflow.cli.schemas import BENCH_MODEL_KEYS
+from neuroflow.cli.bench import settings_from as bench_settings_from
 
 log = logging.getLogger(__name__)
 
 
 def settings_from(cfg: DictConfig) -> Any:
-    """:class:`~neuroflow.bench.streams.StreamBenchSettings` from the composed config, field by
-    field of the dataclass: the model group gives the model fields, the gate group the gate,
-    every other field its same-named key (the schema has each one)."""
+    """:class:`~neuroflow.bench.streams.StreamBenchSettings` from the composed config."""
     from neuroflow.bench.streams import StreamBenchSettings
 
-    values: dict[str, Any] = {"gate": instantiate(cfg.gate)}
-    for f in dataclasses.fields(StreamBenchSettings):
-        if f.name in BENCH_MODEL_KEYS:
-            values[f.name] = cfg.model[BENCH_MODEL_KEYS[f.name]]
-        elif f.name != "gate":
-            node = cfg[f.name]
-            values[f.name] = OmegaConf.to_container(node) if OmegaConf.is_config(node) else node
-    return StreamBenchSettings(**values)
+    return bench_settings_from(cfg, StreamBenchSettings)
 
 
 def run(cfg: DictConfig, run_dir: str | Path) -> float:

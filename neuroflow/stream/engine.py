@@ -80,6 +80,7 @@ class StreamEngine:
         param = next(arch.tower.parameters())
         self.device, self.dtype = param.device, param.dtype
         self.frame_shape: tuple[int, int, int] | None = None  # (C, H, W), set by the first tick
+        self.grid: tuple[int, int] | None = None  # patch grid of those frames
         self._streams: dict[str, _Stream] = {}
         self._stacked: StreamState | None = None
         self._stacked_names: tuple[str, ...] = ()
@@ -206,7 +207,7 @@ class StreamEngine:
             if not all(torch.isfinite(frames[n]).all() for n in bad):  # not just an overflow
                 raise ValueError(f"stream(s) {bad}: frame contains NaN or infinite values")
         if self.frame_shape is None:
-            self.arch.tower.grid_for(pixels.shape[-2], pixels.shape[-1])  # names a bad size
+            self.grid = self.arch.tower.grid_for(pixels.shape[-2], pixels.shape[-1])  # or raises
             self.frame_shape = tuple(pixels.shape[1:])  # type: ignore[assignment]
         return pixels
 
@@ -279,7 +280,6 @@ class StreamEngine:
     ) -> dict[str, StreamFrame]:
         kept = out.keep_mask.sum(dim=1).tolist()
         shares = attribute_seconds(seconds, kept, self.arch.tower.num_prefix_tokens)
-        grid = self._stacked.grid if self._stacked is not None else None
         results = {}
         for i, name in enumerate(names):
             stats = self._streams[name].stats
@@ -292,7 +292,7 @@ class StreamEngine:
                 keep_fraction,
                 first,
                 thresholds[i],
-                grid,  # type: ignore[arg-type]
+                self.grid,  # type: ignore[arg-type]
                 stats.frames,
             )
             stats.record(int(kept[i]), out.keep_mask.shape[1], first, shares[i], seconds)

@@ -148,7 +148,8 @@ def test_settings_the_gate_cannot_take_are_refused(tower):
     with pytest.raises(ValueError, match="has no gate"):
         dense.add_stream("a", threshold=0.1)
     dense.add_stream("a")
-    assert dense.tick({"a": stream_frames(0)[0]})["a"].keep_fraction == 1.0
+    out = dense.tick({"a": stream_frames(0)[0]})["a"]
+    assert out.keep_fraction == 1.0 and out.grid == (8, 8)
 
 
 def test_statistics_and_state_bytes(tower):
