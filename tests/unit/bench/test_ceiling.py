@@ -76,7 +76,14 @@ def test_every_method_is_dense_at_full_keep():
 def test_partial_methods_are_bounded_by_their_dense_part():
     bd = vit_b16(224)
     a, d6, c = ceiling(bd, 0.1, "A"), ceiling(bd, 0.1, "D", dense_layers=6), ceiling(bd, 0.1, "C")
-    assert 1.0 < a < 3.0  # the MLP share bounds Arch A
+    n, kept = bd.num_patches, 0.1 * bd.num_patches
+    # Written as what each method skips from the dense frame (the cost model adds what runs).
+    # Arch A skips only the MLP of the dropped tokens, in every block:
+    assert a == pytest.approx(bd.dense / (bd.dense - bd.mlp * (n - kept)), rel=1e-12)
+    # D with 6 of 12 blocks dense skips half the blocks' work on the dropped tokens:
+    skipped = 0.5 * ((bd.attn_linear + bd.mlp) * (n - kept) + bd.attention * (n * n - kept**2))
+    assert d6 == pytest.approx(bd.dense / (bd.dense - skipped), rel=1e-12)
+    assert 1.0 < a < 1.0 / (1.0 - bd.mlp * n / bd.dense)  # bounded by the MLP share
     assert 1.0 < d6 < 2.0  # half the blocks stay dense
     assert c > d6 > 1.0
     assert ceiling(bd, 0.1, "D", dense_layers=0) == pytest.approx(c)

@@ -2,6 +2,7 @@
 
 import math
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -91,19 +92,36 @@ def test_tower_pools_like_hf_on_glyph_images(by_name, few_heldout):
     torch.testing.assert_close(image_features, ref, atol=1e-6, rtol=1e-6)
 
 
-def test_reload_offline_gives_recorded_accuracy(by_name, meta):
-    if [Path(f).name for f in available_fonts()] != meta["fonts"]:
-        pytest.skip(
-            "this machine has other fonts than the training machine: the held-out "
-            "images would differ (see docs/mini_siglip.md)"
-        )
-    assert os.environ.get("HF_HUB_OFFLINE") == "1"  # set by tests/conftest.py
+# Held-out accuracy floor on images drawn with fonts other than the training machine's set
+# (each one is among the training fonts; measured: 0.997 with PIL's built-in font alone).
+OTHER_FONTS_FLOOR = 0.95
+
+
+def heldout_accuracy(by_name, meta) -> tuple[float, int]:
+    """Zero-shot top-1 of the shipped model on the first held-out check images, and their count."""
     hf, processor, _ = by_name
-    held = meta["heldout"]
     recipe = recipe_from_dict(meta["recipe"])
-    n = held["check_count"]
+    n = meta["heldout"]["check_count"]
     images, labels = heldout_images(n, recipe.data)
-    acc = zero_shot_top1(hf, processor, images, labels, recipe.data.spec.num_classes)
+    return zero_shot_top1(hf, processor, images, labels, recipe.data.spec.num_classes), n
+
+
+def assert_other_fonts_classify(by_name, meta) -> None:
+    """Fonts differ from training: the images differ, so no recorded number applies; every
+    font must still be a training font, and the model must still read the digits."""
+    fonts = [Path(f).name for f in available_fonts()]
+    assert set(fonts) <= set(meta["fonts"]), "a font the model never saw in training"
+    acc, _ = heldout_accuracy(by_name, meta)
+    assert acc >= OTHER_FONTS_FLOOR
+
+
+def test_reload_offline_gives_recorded_accuracy(by_name, meta):
+    assert os.environ.get("HF_HUB_OFFLINE") == "1"  # set by tests/conftest.py
+    if [Path(f).name for f in available_fonts()] != meta["fonts"]:
+        assert_other_fonts_classify(by_name, meta)  # see docs/mini_siglip.md
+        return
+    held = meta["heldout"]
+    acc, n = heldout_accuracy(by_name, meta)
     # Same images, same float16 weights read back as float32: only a different BLAS
     # summation order can flip a borderline prediction, so allow one image.
     assert abs(acc - held["check_top1"]) <= 1 / n + 1e-9
@@ -111,3 +129,13 @@ def test_reload_offline_gives_recorded_accuracy(by_name, meta):
     # sample of the recorded full-set accuracy, within 3 binomial standard errors.
     p = held["top1"]
     assert abs(acc - p) <= 3 * math.sqrt(p * (1 - p) / n) + 1 / n
+
+
+def test_a_machine_with_other_fonts_still_checks_the_model(by_name, meta, monkeypatch):
+    import neuroflow.glyphs.dataset as dataset
+    import neuroflow.glyphs.render as render
+
+    only_builtin = lambda: (render.DEFAULT_FONT,)  # noqa: E731 (a machine without DejaVu)
+    monkeypatch.setattr(dataset, "available_fonts", only_builtin)
+    monkeypatch.setattr(sys.modules[__name__], "available_fonts", only_builtin)
+    assert_other_fonts_classify(by_name, meta)
