@@ -66,11 +66,18 @@ def results_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
         "median k, mean/S the mean latencies and mean FLOPs, per-frame the median of "
         "speedup_t / S(k_t)"
     )
+    return rows_table(title, COLUMNS, [row_cells(r) for r in rows], caption)
+
+
+def rows_table(
+    title: str, columns: Sequence[str], cells: Sequence[Sequence[str]], caption: str
+) -> Table:
+    """A rich table of benchmark rows: the method column left-aligned, numbers right."""
     table = Table(title=title, caption=caption)
-    for col in COLUMNS:
+    for col in columns:
         table.add_column(col, justify="left" if col == "method" else "right")
-    for row in rows:
-        table.add_row(*row_cells(row))
+    for row in cells:
+        table.add_row(*row)
     return table
 
 

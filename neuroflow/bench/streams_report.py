@@ -19,7 +19,7 @@ from rich.table import Table
 from neuroflow.bench.ceiling import ceiling
 from neuroflow.bench.flops import FlopBreakdown
 from neuroflow.bench.methods import BenchMethod
-from neuroflow.bench.report import header
+from neuroflow.bench.report import header, rows_table
 from neuroflow.bench.runner import MethodRun
 
 if TYPE_CHECKING:
@@ -168,12 +168,7 @@ def results_table(rows: Sequence[Mapping[str, Any]], title: str) -> Table:
         "tick; S(k) = FLOP ceiling at the measured mean k; of S = speedup / S(k); vs loop = "
         "fps / fps of the one-stream-at-a-time loop; k = steady-state keep fraction per stream"
     )
-    table = Table(title=title, caption=caption)
-    for col in COLUMNS:
-        table.add_column(col, justify="left" if col == "method" else "right")
-    for row in rows:
-        table.add_row(*row_cells(row))
-    return table
+    return rows_table(title, COLUMNS, [row_cells(r) for r in rows], caption)
 
 
 def print_report(report: StreamBenchReport, console: Console | None = None) -> None:

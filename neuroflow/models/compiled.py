@@ -57,6 +57,22 @@ class CompiledEncoder:
 
     Made by :func:`compile_encoder` (attached); also a context manager that restores on exit.
 
+    Args:
+        tower: The tower to wrap (this instance only).
+        backend: ``torch.compile`` backend (``"inductor"``; ``"aot_eager"`` compiles fast
+            and is what the tests use).
+        mode: ``torch.compile`` mode (e.g. ``"max-autotune-no-cudagraphs"``).
+        options: Inductor options (e.g. ``{"freezing": True}``: weights become constants,
+            see module doc); not together with ``mode``.
+        use_cpu_kernels: Keep the packed oneDNN kernels inside the compiled region (graph
+            breaks; inductor cannot lower them, so only for non-inductor backends).
+        max_shapes: Distinct inputs compiled at most; later new ones run eager. Keep it
+            at or below ``torch._dynamo.config.recompile_limit`` (8), past which dynamo
+            itself would fall back to eager.
+
+    Raises:
+        ValueError: The tower is already wrapped, or ``use_cpu_kernels`` with inductor.
+
     Attributes:
         tower: The wrapped tower.
         compile_seconds: Seconds of the first call of every compiled input (compilation
@@ -76,6 +92,11 @@ class CompiledEncoder:
         use_cpu_kernels: bool = False,
         max_shapes: int = 8,
     ) -> None:
+        if use_cpu_kernels and backend == "inductor":
+            raise ValueError(
+                "inductor cannot lower the packed oneDNN kernels; use use_cpu_kernels=False "
+                '(optionally options={"freezing": True}) or another backend'
+            )
         if max_shapes < 0:
             raise ValueError(f"max_shapes must be >= 0, got {max_shapes}")
         self.tower = tower
@@ -191,15 +212,7 @@ class CompiledEncoder:
                 block.cpu_kernels = flag
 
 
-def compile_encoder(
-    tower: VisionTower,
-    *,
-    backend: str | Callable = "inductor",
-    mode: str | None = None,
-    options: dict[str, Any] | None = None,
-    use_cpu_kernels: bool = False,
-    max_shapes: int = 8,
-) -> CompiledEncoder:
+def compile_encoder(tower: VisionTower, **settings: Any) -> CompiledEncoder:
     """Make ``tower.encode`` run plain batches through ``torch.compile(dynamic=False)``.
 
     Ragged packs (a non-uniform ``packing``) stay eager. Results equal the eager encoder up
@@ -207,34 +220,10 @@ def compile_encoder(
 
     Args:
         tower: The tower to wrap (this instance only).
-        backend: ``torch.compile`` backend (``"inductor"``; ``"aot_eager"`` compiles fast
-            and is what the tests use).
-        mode: ``torch.compile`` mode (e.g. ``"max-autotune-no-cudagraphs"``).
-        options: Inductor options (e.g. ``{"freezing": True}``: weights become constants,
-            see module doc); not together with ``mode``.
-        use_cpu_kernels: Keep the packed oneDNN kernels inside the compiled region (graph
-            breaks; inductor cannot lower them, so only for non-inductor backends).
-        max_shapes: Distinct inputs compiled at most; later new ones run eager. Keep it
-            at or below ``torch._dynamo.config.recompile_limit`` (8), past which dynamo
-            itself would fall back to eager.
+        **settings: :class:`CompiledEncoder` settings (``backend``, ``mode``, ``options``,
+            ``use_cpu_kernels``, ``max_shapes``).
 
     Returns:
-        The attached handle: counts (``num_shapes``, ``compile_seconds``,
-        ``compiled_calls``, ``eager_calls``), ``restore()`` and ``attach()``.
-
-    Raises:
-        ValueError: The tower is already wrapped, or ``use_cpu_kernels`` with inductor.
+        The attached handle.
     """
-    if use_cpu_kernels and backend == "inductor":
-        raise ValueError(
-            "inductor cannot lower the packed oneDNN kernels; use use_cpu_kernels=False "
-            '(optionally options={"freezing": True}) or another backend'
-        )
-    return CompiledEncoder(
-        tower,
-        backend=backend,
-        mode=mode,
-        options=options,
-        use_cpu_kernels=use_cpu_kernels,
-        max_shapes=max_shapes,
-    )
+    return CompiledEncoder(tower, **settings)

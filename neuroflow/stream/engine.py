@@ -118,7 +118,7 @@ class StreamEngine:
         state = self.arch.new_state(1)
         gate = state.gate
         if (threshold, ema_decay, target_keep) != (None, None, None):
-            self._check_gate_settings(name, target_keep)
+            self._check_gate_settings(name, target_keep, state)
         if threshold is not None:
             gate.set_threshold(threshold)  # type: ignore[union-attr]
         if ema_decay is not None:
@@ -146,7 +146,7 @@ class StreamEngine:
         """Change (or clear, with None) the keep target of a stream."""
         self._check_known([name])
         if target_keep is not None:
-            self._check_gate_settings(name, target_keep)
+            self._check_gate_settings(name, target_keep, self._streams[name].state)
             if not 0.0 < target_keep <= 1.0:
                 raise ValueError(f"target_keep must lie in (0, 1], got {target_keep}")
         self._streams[name].target_keep = target_keep
@@ -305,11 +305,13 @@ class StreamEngine:
             known = ", ".join(map(repr, self._streams)) or "none"
             raise ValueError(f"unknown stream(s) {unknown}; the engine has: {known}")
 
-    def _check_gate_settings(self, name: str, target_keep: float | None) -> None:
+    def _check_gate_settings(
+        self, name: str, target_keep: float | None, state: StreamState
+    ) -> None:
         gate = self.arch.gate
         if gate is None:
             raise ValueError(f"stream {name!r}: method {self.arch.name!r} has no gate to set")
-        if not hasattr(self.arch.new_state(1).gate, "set_threshold"):
+        if not hasattr(state.gate, "set_threshold"):
             raise ValueError(
                 f"stream {name!r}: the {type(gate).__name__} of method {self.arch.name!r} has "
                 "no threshold or EMA decay to set per stream"
