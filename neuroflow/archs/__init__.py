@@ -9,7 +9,14 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from neuroflow.archs.base import Architecture, ArchOutput, Dense, StreamState, check_frames
+from neuroflow.archs.base import (
+    Architecture,
+    ArchOutput,
+    Dense,
+    KeepUnreachable,
+    StreamState,
+    check_frames,
+)
 from neuroflow.archs.mlp_skip import ArchA
 from neuroflow.archs.pruned import ArchB, ArchC, ArchD
 from neuroflow.archs.registry import (
@@ -61,7 +68,9 @@ def make_arch(
     """
     cls = get_method(name)
     own = method_settings(cls)
-    gate_kwargs = {k: settings.pop(k) for k in GATE_SETTINGS if k in settings}
+    # A method's own setting of the same name as a gate setting (``keep_fraction`` of ToMe)
+    # goes to the method.
+    gate_kwargs = {k: settings.pop(k) for k in GATE_SETTINGS if k in settings and k not in own}
     cache_kwargs = {
         k.removeprefix("cache_"): settings.pop(k) for k in CACHE_SETTINGS if k in settings
     }
@@ -102,7 +111,7 @@ def accepted_settings(cls: type[Architecture]) -> tuple[str, ...]:
     """Every keyword ``make_arch`` accepts for ``cls`` besides ``gate``/``cache``/``seed``."""
     gate = GATE_SETTINGS if cls.uses_gate else ()
     cache = CACHE_SETTINGS if cls.uses_cache else ()
-    return (*method_settings(cls), *gate, *cache)
+    return tuple(dict.fromkeys((*method_settings(cls), *gate, *cache)))
 
 
 def _reject(cls: type[Architecture], names: list[str], why: str) -> None:
@@ -122,6 +131,7 @@ __all__ = [
     "ArchOutput",
     "Architecture",
     "Dense",
+    "KeepUnreachable",
     "StreamState",
     "accepted_settings",
     "check_frames",

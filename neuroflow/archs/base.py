@@ -16,6 +16,11 @@ from neuroflow.core.protocols import Gate, GateStateLike
 from neuroflow.models.tower import Embedded, VisionTower
 
 
+class KeepUnreachable(ValueError):
+    """A method cannot run at the keep fraction asked of it on this tower (e.g. ToMe cannot
+    merge below a share set by its depth); the message names the reachable range."""
+
+
 @dataclass
 class ArchOutput:
     """Result of one frame for every stream.
@@ -158,6 +163,9 @@ class Architecture(nn.Module):
             ``from_config(config, seed)``).
         pools: ``"all"``: the head pools over all ``P + N`` tokens; ``"active"``: over the
             kept tokens only.
+        calibrated: The setting that sets this method's keep fraction when no setting hits
+            a keep fraction directly (e.g. ``"threshold"`` of whole-frame reuse): matched-k
+            comparisons search it (keep fraction non-increasing in it); None otherwise.
     """
 
     name: ClassVar[str] = "base"
@@ -165,6 +173,34 @@ class Architecture(nn.Module):
     uses_cache: ClassVar[bool] = False
     gate_type: ClassVar[type] = RetinalGate
     pools: ClassVar[Literal["all", "active"]] = "all"
+    calibrated: ClassVar[str | None] = None
+
+    @classmethod
+    def keep_settings(cls, keep_fraction: float) -> dict[str, Any]:
+        """``make_arch`` settings that make this method run at ``keep_fraction``.
+
+        The keep fraction is the share of the ``N`` patches the encoder processes per frame,
+        averaged over its blocks for methods whose token count changes with depth (ToMe,
+        dropping): what ``ArchOutput.keep_fraction`` reports. Gated methods keep exactly
+        that share per frame with a budget gate. Methods with a :attr:`calibrated` setting
+        return the settings besides it (the comparison searches that one).
+
+        Raises:
+            ValueError: ``keep_fraction`` outside (0, 1].
+        """
+        if not 0.0 < keep_fraction <= 1.0:
+            raise ValueError(f"keep fraction must lie in (0, 1], got {keep_fraction}")
+        if not cls.uses_gate or cls.calibrated is not None:
+            return {}
+        return {"mode": "budget", "keep_fraction": float(keep_fraction)}
+
+    @classmethod
+    def keep_follows_gate(cls) -> bool:
+        """True when the gate's keep fraction is the method's (the default
+        :meth:`keep_settings`): a gate calibrated to ``k`` then runs the method at ``k``."""
+        default = Architecture.keep_settings.__func__  # type: ignore[attr-defined]
+        own = cls.keep_settings.__func__  # type: ignore[attr-defined]
+        return cls.uses_gate and cls.calibrated is None and own is default
 
     def __init__(self, tower: VisionTower, gate: Gate | None = None) -> None:
         super().__init__()

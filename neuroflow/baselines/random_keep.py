@@ -26,7 +26,7 @@ from neuroflow.archs import make_arch
 from neuroflow.archs.pruned import ArchB, ArchC
 from neuroflow.archs.registry import register_method
 from neuroflow.core.cache import CorticalCache
-from neuroflow.core.checks import check_floor
+from neuroflow.core.checks import check_counts, check_floor
 from neuroflow.core.gate import GateConfig, GateOutput, stream_indices
 from neuroflow.models.tower import VisionTower
 
@@ -70,13 +70,7 @@ class RandomKeepState:
 
     def set_counts(self, counts: Tensor | Sequence[int] | None) -> None:
         """Patches to keep per stream on the next frames (None: use the keep fraction)."""
-        if counts is None:
-            self.counts = None
-            return
-        counts = torch.as_tensor(counts, dtype=torch.long).reshape(-1)
-        if counts.numel() != self.batch or (counts < 0).any():
-            raise ValueError(f"need {self.batch} non-negative counts, got {counts.tolist()}")
-        self.counts = counts
+        self.counts = check_counts(counts, self.batch)
 
     def nbytes(self) -> int:
         """Bytes of tensor state (the generators' states are not counted)."""
@@ -96,6 +90,9 @@ class RandomKeepGate:
         seed: Base seed of the per-stream generators.
         dense_first_frame: Keep every patch on a stream's first frame (fills the cache).
     """
+
+    # It keeps a share of the patches by count, with no threshold (run labels say so).
+    by_count: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -106,6 +106,7 @@ class FlopBreakdown:
         hf_head_fixed: The same for the HF model's own head (``tower.pool``; the plain loop
             and ``hf_dense``); None when it equals the architectures' head.
         hf_head_per_token: Per-token FLOPs of the HF head (e.g. the MAP head's K/V).
+        num_heads: Attention heads per block (methods that score tokens by attention).
     """
 
     num_patches: int
@@ -120,6 +121,7 @@ class FlopBreakdown:
     head_per_token: float
     hf_head_fixed: float | None = None
     hf_head_per_token: float | None = None
+    num_heads: int | None = None
 
     @property
     def tokens(self) -> int:
@@ -195,6 +197,7 @@ def measure_breakdown(tower: VisionTower, image_size: int) -> FlopBreakdown:
         num_prefix=tower.num_prefix_tokens,
         layers=len(tower.blocks),
         hidden_size=tower.hidden_size,
+        num_heads=tower.blocks[0].num_heads,
         patch_embed=float(patch_embed),
         attn_linear=attn_linear / n,
         mlp=mlp / n,

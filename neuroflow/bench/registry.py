@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import torch
+import yaml
 
-from neuroflow.archs import get_method, make_arch, method_names, method_settings
+from neuroflow.archs import KeepUnreachable, get_method, make_arch, method_names, method_settings
 from neuroflow.bench.methods import ArchMethod, BenchMethod, HfDense, Repeated
 from neuroflow.bench.plain_loop import PlainLoop
-from neuroflow.core.gate import GateConfig
+from neuroflow.core.gate import GateConfig, RetinalGate
 from neuroflow.models import load_vision_model
 from neuroflow.models.sources import get_source
 from neuroflow.models.tower import VisionTower
@@ -50,8 +53,27 @@ def build_tower(source: str, dtype: torch.dtype, device: str, seed: int = 0) -> 
     )
 
 
+def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"tome_paper:r=8"`` -> ``("tome_paper", {"r": 8})``: a method with inline settings.
+
+    Settings follow the name after ``:``, separated by ``;``; each value is read as YAML
+    (``keep_rates=[0.9,0.81,0.73]``, ``proportional=false``).
+
+    Raises:
+        ValueError: A setting without ``=``.
+    """
+    name, _, rest = spec.partition(":")
+    settings: dict[str, Any] = {}
+    for part in filter(None, (p.strip() for p in rest.split(";"))):
+        key, eq, value = part.partition("=")
+        if not eq or not key.strip():
+            raise ValueError(f"method {spec!r}: settings are key=value pairs, got {part!r}")
+        settings[key.strip()] = yaml.safe_load(value)
+    return name.strip(), settings
+
+
 def build_method(
-    name: str,
+    spec: str,
     tower: VisionTower,
     gate: GateConfig,
     *,
@@ -62,16 +84,22 @@ def build_method(
     """One method by name: a registered method (see :func:`known_methods`) or a control.
 
     Args:
-        name: Method name.
+        spec: Method name, optionally with inline settings (:func:`parse_spec`); the row
+            label is the whole spec.
         tower: The vision tower shared by every method.
         gate: Gate settings of the gated methods.
-        keep_fraction: Keep fraction the threshold gate reaches on the clip; controls that
-            choose patches by count (random keep) keep this share.
+        keep_fraction: Keep fraction the threshold gate reaches on the clip. Methods whose
+            keep fraction is not their retinal gate's run at it through their own
+            :meth:`~neuroflow.archs.Architecture.keep_settings`, unless inline settings set
+            them.
         dense_layers: Leading dense blocks of methods that take ``dense_layers`` (None: half).
         seed: Seed of stochastic gates (random keep).
     """
+    name, inline = parse_spec(spec)
     if name not in known_methods():
         raise ValueError(f"unknown bench method {name!r}; choose from {', '.join(known_methods())}")
+    if name in CONTROLS and inline:
+        raise ValueError(f"the timing control {name!r} takes no settings")
     if name == "hf_dense":
         return HfDense(tower)
     if name == "plain":
@@ -82,21 +110,59 @@ def build_method(
     settings = {
         k: v for k, v in {"dense_layers": dense_layers}.items() if k in method_settings(cls)
     }
-    if not cls.uses_gate:
-        return ArchMethod(make_arch(name, tower, **settings))
+    settings.update(inline)
+    label = spec if inline else None
+    if cls.calibrated is not None and cls.calibrated not in inline:
+        # Its keep fraction follows from that setting on the clip; the benchmark does not
+        # search it (the threshold it searches is the retinal gate's per patch).
+        raise KeepUnreachable(
+            f"{name}'s {cls.calibrated} sets its keep fraction and the benchmark does not "
+            f"search it; give it inline, e.g. '{name}:{cls.calibrated}=0.05'"
+        )
+    if not (cls.keep_follows_gate() and cls.gate_type is RetinalGate):
+        # Its own settings (ToMe's r, ...) or a budget gate of its own kind set its keep
+        # fraction; gated ones keep the gate's other settings, and a calibrated setting the
+        # searched gate's value.
+        base = {f.name: getattr(gate, f.name) for f in fields(gate)} if cls.uses_gate else {}
+        keep = {} if inline else cls.keep_settings(keep_fraction)
+        arch = make_arch(name, tower, seed=seed, **{**base, **keep, **settings})
+        return ArchMethod(arch, label)
     # A threshold gate ignores keep_fraction, so every gated method can read the matched share.
     matched = replace(gate, keep_fraction=keep_fraction) if gate.mode == "threshold" else gate
-    return ArchMethod(make_arch(name, tower, gate=matched, seed=seed, **settings))
+    return ArchMethod(make_arch(name, tower, gate=matched, seed=seed, **settings), label)
 
 
 def build_methods(
-    names: list[str], tower: VisionTower, gate: GateConfig, **kwargs: object
+    names: list[str],
+    tower: VisionTower,
+    gate: GateConfig,
+    *,
+    on_unreachable: Callable[[str, str], None] | None = None,
+    **kwargs: object,
 ) -> dict[str, BenchMethod]:
-    """Methods by name; ``dense`` is always included first (every speedup is against it)."""
-    unknown = [n for n in names if n not in known_methods()]
+    """Methods by name; ``dense`` is always included first (every speedup is against it).
+
+    Args:
+        names: Method specs (:func:`build_method`).
+        tower: The vision tower.
+        gate: Gate settings of the gated methods.
+        on_unreachable: Called with ``(spec, reason)`` for a method that cannot run at the
+            keep fraction on this tower (ToMe on too few tokens), which is then left out;
+            None raises instead.
+        **kwargs: :func:`build_method`'s keywords.
+    """
+    unknown = [n for n in names if parse_spec(n)[0] not in known_methods()]
     if unknown:
         raise ValueError(
             f"unknown bench methods {unknown}; choose from {', '.join(known_methods())}"
         )
     ordered = ["dense"] + [n for n in dict.fromkeys(names) if n != "dense"]
-    return {n: build_method(n, tower, gate, **kwargs) for n in ordered}  # type: ignore[arg-type]
+    methods = {}
+    for name in ordered:
+        try:
+            methods[name] = build_method(name, tower, gate, **kwargs)  # type: ignore[arg-type]
+        except KeepUnreachable as err:
+            if on_unreachable is None:
+                raise
+            on_unreachable(name, str(err))
+    return methods

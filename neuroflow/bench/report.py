@@ -122,5 +122,10 @@ def print_report(report: BenchReport, console: Console | None = None) -> None:
         console.print(
             results_table(rows, f"{streams} stream(s){goal}: speedup vs dense of the same run")
         )
+    for miss in report.meta.get("unreachable", []):
+        console.print(
+            f"left out: {miss['method']} at {miss['resolution']}px, k={miss['keep_fraction']:.3f}"
+            f" ({miss['reason']})"
+        )
     if report.gate:
         console.print(gate_table(report.gate))

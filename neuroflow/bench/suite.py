@@ -171,10 +171,17 @@ def _time_point(
     batches = stream_batches(
         point.frames, streams, ticks=settings.frames, offset=settings.stream_offset
     )
+
+    def unreachable(name: str, reason: str) -> None:
+        log(f"{point.size}px: {name} left out at k={point.k_gate:.3f}: {reason}")
+        entry = {"resolution": point.size, "keep_fraction": point.k_gate, "method": name}
+        report.meta.setdefault("unreachable", []).append({**entry, "reason": reason})
+
     methods = build_methods(
         list(settings.methods),
         tower,
         point.gate,
+        on_unreachable=unreachable,
         keep_fraction=point.k_gate,
         dense_layers=settings.dense_layers,
         seed=settings.seed,

@@ -177,7 +177,33 @@ class StreamSchema:
     paths: PathsSchema = field(default_factory=PathsSchema)
 
 
-SCHEMAS = {"eval": EvalSchema, "bench": BenchSchema, "stream": StreamSchema}
+@dataclass
+class BaselinesSchema:
+    """``neuroflow-baselines``: every method at matched keep fractions on moving glyphs
+    (fields of :class:`~neuroflow.glyphs.baselines.CompareSettings`)."""
+
+    task_name: str = "baselines"
+    methods: list[str] = field(default_factory=list)
+    variants: list[str] = field(default_factory=lambda: ["moving", "change"])
+    keeps: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.35, 0.5])
+    clips: int = 300
+    calibration_clips: int = 64
+    frames: int = 16
+    ema_decay: float = 0.3
+    batch_size: int = 128
+    seed: int = 0
+    threads: int = 2
+    verbose: bool = False
+    logger: LoggerSchema = field(default_factory=LoggerSchema)
+    paths: PathsSchema = field(default_factory=PathsSchema)
+
+
+SCHEMAS = {
+    "eval": EvalSchema,
+    "bench": BenchSchema,
+    "stream": StreamSchema,
+    "baselines": BaselinesSchema,
+}
 
 
 def register_schemas() -> None:

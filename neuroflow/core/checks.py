@@ -120,3 +120,17 @@ def stream_indices(batch: int, streams: Sequence[int] | Tensor | None) -> Tensor
     if values and (min(values) < 0 or max(values) >= batch):
         raise IndexError(f"stream index out of range for {batch} streams: {values}")
     return torch.tensor(values, dtype=torch.long)
+
+
+def check_counts(counts: Tensor | Sequence[int] | None, batch: int) -> Tensor | None:
+    """Per-stream keep counts as a ``[batch]`` long tensor (None stays None).
+
+    Raises:
+        ValueError: Not ``batch`` non-negative counts.
+    """
+    if counts is None:
+        return None
+    counts = torch.as_tensor(counts, dtype=torch.long).reshape(-1)
+    if counts.numel() != batch or (counts < 0).any():
+        raise ValueError(f"need {batch} non-negative counts, got {counts.tolist()}")
+    return counts

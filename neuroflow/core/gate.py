@@ -31,7 +31,7 @@ from neuroflow.core.checks import (
 )
 
 GateMode = Literal["threshold", "budget"]
-GateSignal = Literal["embedding", "patch"]
+GateSignal = Literal["embedding", "patch", "pixels"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,8 @@ class GateConfig:
             fill up the floor. At most the frame's patch count ``N`` (checked per frame).
         signal: Feature the gate compares: ``"embedding"`` (patch projection plus position
             embedding, the paper's layer 0) or ``"patch"`` (raw patch projection, free of the
-            static position signal).
+            static position signal) or ``"pixels"`` (each patch's raw pixels: the input of
+            the pixel-difference gate).
         global_motion_norm: Subtract each frame's mean surprise before thresholding, so a
             global change (camera pan, lighting) does not activate every patch.
         max_cache_age: Force a patch to be recomputed when it has not been for this many
@@ -77,8 +78,10 @@ class GateConfig:
         if not 0.0 < float(self.keep_fraction) <= 1.0:
             raise ValueError(f"keep_fraction must lie in (0, 1], got {self.keep_fraction}")
         check_count(self.floor_tokens, "floor_tokens", 0)
-        if self.signal not in ("embedding", "patch"):
-            raise ValueError(f"gate signal must be 'embedding' or 'patch', got {self.signal!r}")
+        if self.signal not in ("embedding", "patch", "pixels"):
+            raise ValueError(
+                f"gate signal must be 'embedding', 'patch' or 'pixels', got {self.signal!r}"
+            )
         check_count(self.max_cache_age, "max_cache_age", 1, optional=True)
 
 
@@ -266,8 +269,7 @@ class RetinalGate:
         assert state.ema is not None and state.age is not None
         h = features.float().contiguous()  # one memory layout: identical patches give exactly 0
         fresh = state.fresh.clone()
-        surprise = cosine_surprise(h, state.ema)
-        surprise = torch.where(fresh[:, None], torch.zeros_like(surprise), surprise)
+        surprise = self.score(h, state.ema, fresh)
         if self.config.global_motion_norm:
             surprise = surprise - surprise.mean(dim=1, keepdim=True)
         keep = self._select(surprise, state)
@@ -275,6 +277,19 @@ class RetinalGate:
         keep = keep | forced[:, None]
         self._update(h, keep, fresh, state)
         return GateOutput(keep, surprise, keep.float().mean(dim=1), fresh)
+
+    def score(self, h: Tensor, reference: Tensor, fresh: Tensor) -> Tensor:
+        """``[B, N]`` surprise of every patch against its reference (the EMA); 0 on fresh
+        streams. Gates that score change another way (pixel differences) override it."""
+        surprise = cosine_surprise(h, reference)
+        return torch.where(fresh[:, None], torch.zeros_like(surprise), surprise)
+
+    def move_reference(self, h: Tensor, fresh: Tensor, state: GateState) -> None:
+        """The EMA step (the frame itself on a fresh stream); gates with another reference
+        (the previous frame) override it."""
+        assert state.ema is not None
+        weight = torch.where(fresh, torch.ones_like(state.ema_decay), state.ema_decay)
+        state.ema.lerp_(h, weight[:, None, None].to(h.dtype))
 
     def _select(self, surprise: Tensor, state: GateState) -> Tensor:
         n = surprise.shape[1]
@@ -291,11 +306,10 @@ class RetinalGate:
             keep = keep | (state.age + 1 >= self.config.max_cache_age)
         return keep
 
-    @staticmethod
-    def _update(h: Tensor, keep: Tensor, fresh: Tensor, state: GateState) -> None:
+    def _update(self, h: Tensor, keep: Tensor, fresh: Tensor, state: GateState) -> None:
+        """Move the reference on (:meth:`move_reference`), the ages and the frame counters."""
         assert state.ema is not None and state.age is not None
-        weight = torch.where(fresh, torch.ones_like(state.ema_decay), state.ema_decay)
-        state.ema.lerp_(h, weight[:, None, None].to(h.dtype))
+        self.move_reference(h, fresh, state)
         state.age = torch.where(keep, torch.zeros_like(state.age), state.age + 1)
         state.fresh.zero_()
         state.force.zero_()

@@ -9,6 +9,7 @@ threshold is honoured, so the calibrated threshold is right for the gate that is
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -119,15 +120,47 @@ def search_threshold(
             f"keep fraction {target} is unreachable: threshold 0 keeps {most:.3f} on these "
             "frames (add motion, noise or streams, raise floor_tokens, or lower the target)"
         )
-    best = (0.0, most)
-    low, high = 0.0, MAX_THRESHOLD  # the keep fraction falls as the threshold rises
+    return bisect_keep(
+        lambda t: keep_fraction(features, replace(config, threshold=t)),
+        target,
+        start=(0.0, most),
+        tol=tol,
+        steps=steps,
+    )
+
+
+def bisect_keep(
+    keep_at: Callable[[float], float],
+    target: float,
+    *,
+    low: float = 0.0,
+    high: float = MAX_THRESHOLD,
+    start: tuple[float, float] | None = None,
+    tol: float = 0.005,
+    steps: int = 30,
+) -> tuple[float, float]:
+    """Bisect a setting whose keep fraction never rises as it rises (a threshold).
+
+    Args:
+        keep_at: Keep fraction at a value of the setting.
+        target: Wanted keep fraction.
+        low: Lower end of the search range.
+        high: Upper end of the search range.
+        start: ``(value, keep)`` already evaluated (default: ``low`` is evaluated).
+        tol: Stop as soon as a keep fraction within ``tol`` of the target is found.
+        steps: Maximum bisection steps.
+
+    Returns:
+        ``(value, keep_fraction)`` of the evaluated point closest to the target.
+    """
+    best = start if start is not None else (low, keep_at(low))
     for _ in range(steps):
         if abs(best[1] - target) <= tol:
             break
         mid = (low + high) / 2
-        k = keep_fraction(features, replace(config, threshold=mid))
-        # Ties go to the later point: it is nearer the threshold where the keep fraction
-        # steps across the target, so with ``tol=0`` this ends where plain bisection would.
+        k = keep_at(mid)
+        # Ties go to the later point: it is nearer the value where the keep fraction steps
+        # across the target, so with ``tol=0`` this ends where plain bisection would.
         if abs(k - target) <= abs(best[1] - target):
             best = (mid, k)
         low, high = (mid, high) if k > target else (low, mid)

@@ -47,10 +47,14 @@ class ClipRun:
     Attributes:
         embeds: ``[n, T, D]`` joint-space frame embeddings.
         keep: ``[n, T, N]`` bool, patches recomputed per frame.
+        keep_fraction: ``[n, T]`` the method's own keep fraction per frame (for methods
+            whose token count changes with depth, the block-averaged share; see
+            :meth:`~neuroflow.archs.Architecture.keep_settings`).
     """
 
     embeds: Tensor
     keep: Tensor
+    keep_fraction: Tensor | None = None
 
 
 def run_clips(
@@ -82,7 +86,7 @@ def run_clips(
     def project(pooled: Tensor) -> Tensor:
         return project_image(model, pooled).float()
 
-    embeds, keeps = [], []
+    embeds, keeps, fractions = [], [], []
     for start in range(0, len(clips), batch):
         stop = min(len(clips), start + batch)
         run = stream_clips(
@@ -94,7 +98,8 @@ def run_clips(
         )
         embeds.append(run.embeddings)
         keeps.append(run.keep_mask)
-    return ClipRun(torch.cat(embeds), torch.cat(keeps))
+        fractions.append(run.keep_fraction.cpu())
+    return ClipRun(torch.cat(embeds), torch.cat(keeps), torch.cat(fractions))
 
 
 def clip_correct(

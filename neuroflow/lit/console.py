@@ -91,8 +91,7 @@ def method_label(cfg_like: Mapping) -> str:
     # What the method uses comes from the registry; an unknown name (an old run) gets a gate.
     uses_gate = getattr(cls, "uses_gate", True)
     uses_cache = getattr(cls, "uses_cache", False)
-    gate_type = getattr(getattr(cls, "gate_type", None), "__name__", "RetinalGate")
-    random_keep = gate_type == "RandomKeepGate"
+    random_keep = bool(getattr(getattr(cls, "gate_type", None), "by_count", False))
     parts = [name if random_keep or len(name) > 1 else f"Arch {name}"]
     if random_keep:
         parts.append(f"keep {_num(_get(gate, 'keep_fraction'), '.2f')}")

@@ -80,16 +80,20 @@ class Block(nn.Module):
             x: ``[B, n, D]`` plain batch, or ``[1, T, D]`` ragged pack described by ``packing``.
             packing: Packing of a ragged batch; None (or uniform) for a plain batch.
         """
-        h = self.ln1(x)
-        kernels = self.kernels(h)
-        if kernels is not None:
-            q, k, v = kernels.qkv(h, self.num_heads)
-        else:
-            shape = (*h.shape[:-1], self.num_heads, self.head_dim)
-            projections = (self.q_proj, self.k_proj, self.v_proj)
-            q, k, v = (p(h).view(shape).transpose(1, 2) for p in projections)
+        q, k, v, kernels = self.qkv(self.ln1(x))
         out = segment_attention(q, k, v, packing, self.scale).transpose(1, 2).reshape(x.shape)
         return (self.out_proj if kernels is None else kernels.out)(out)
+
+    def qkv(self, h: Tensor) -> tuple[Tensor, Tensor, Tensor, BlockKernels | None]:
+        """Queries, keys and values ``[B, H, n, d]`` of normalised tokens ``h``, and the
+        packed CPU kernels used (None: the plain modules; their ``out`` projects the result)."""
+        kernels = self.kernels(h)
+        if kernels is not None:
+            return (*kernels.qkv(h, self.num_heads), kernels)
+        shape = (*h.shape[:-1], self.num_heads, self.head_dim)
+        projections = (self.q_proj, self.k_proj, self.v_proj)
+        q, k, v = (p(h).view(shape).transpose(1, 2) for p in projections)
+        return q, k, v, None
 
     def mlp_delta(self, x: Tensor) -> Tensor:
         """The MLP branch ``mlp(ln2(x))`` (without the residual); token-wise."""

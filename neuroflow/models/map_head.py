@@ -86,15 +86,20 @@ def probe_keys(head: nn.Module) -> Tensor:
     return torch.einsum("hc,hcd->dh", q, w_k.reshape(heads, -1, d))
 
 
-def folded_pool(x: Tensor, ops: FoldedOps, layernorm: nn.Module) -> Tensor:
+def folded_pool(
+    x: Tensor, ops: FoldedOps, layernorm: nn.Module, bias: Tensor | None = None
+) -> Tensor:
     """MAP pooling of normalised tokens ``x`` ``[B, n, D]`` into ``[B, D]`` (module doc).
 
     Args:
         x: Tokens after the tower's final norm.
         ops: The head's operations (plain weights or packed kernels).
         layernorm: The head's LayerNorm before its MLP.
+        bias: ``[B, n, 1]`` added to every head's logits (``log size``: proportional
+            attention over merged tokens); None adds nothing.
     """
-    p = torch.softmax(torch.matmul(x, ops.u), dim=1)  # [B, n, H]
+    logits = torch.matmul(x, ops.u)  # [B, n, H]
+    p = torch.softmax(logits if bias is None else logits + bias, dim=1)
     mixed = torch.matmul(p.transpose(1, 2), x)  # [B, H, D]: each head's mix of the tokens
     out = ops.out(ops.values(mixed).reshape(x.shape[0], x.shape[-1]))
     return out + ops.mlp(layernorm(out))

@@ -37,6 +37,7 @@ class Embedded:
         position: ``[N, D]`` patch position table for this grid.
         grid: Patch grid (rows, cols).
         stretch: PE stretch factor against the native grid.
+        pixels: ``[B, C, H, W]`` the frames themselves (for pixel-space gates), or None.
     """
 
     tokens: Tensor
@@ -44,12 +45,26 @@ class Embedded:
     position: Tensor
     grid: tuple[int, int]
     stretch: float
+    pixels: Tensor | None = None
 
     def gate_features(self, signal: str) -> Tensor:
-        """The gate's input: ``"patch"`` (raw projection) or ``"embedding"`` (with position)."""
+        """The gate's input: ``"patch"`` (raw projection), ``"embedding"`` (with position) or
+        ``"pixels"`` (each patch's raw pixels, ``[B, N, C * p * p]``)."""
         if signal == "patch":
             return self.patch_features
+        if signal == "pixels":
+            return self.patch_pixels()
         return self.patch_features + self.position
+
+    def patch_pixels(self) -> Tensor:
+        """``[B, N, C * p * p]`` pixels of every patch, row-major like the tokens."""
+        if self.pixels is None:
+            raise ValueError("these embeddings were made without their frames (pixels=None)")
+        b, c, h, w = self.pixels.shape
+        rows, cols = self.grid
+        p = h // rows
+        x = self.pixels.reshape(b, c, rows, p, cols, p).permute(0, 2, 4, 1, 3, 5)
+        return x.reshape(b, rows * cols, c * p * p)
 
 
 class VisionTower(nn.Module):
@@ -145,7 +160,8 @@ class VisionTower(nn.Module):
             prefix = (cls + cls_pos).expand(pixels.shape[0], -1, -1)
             tokens = torch.cat([prefix, tokens], dim=1)
         tokens = self.pre_encoder_norm(tokens)
-        return Embedded(tokens, patches, position, grid, stretch_factor(self.native_side, grid))
+        stretch = stretch_factor(self.native_side, grid)
+        return Embedded(tokens, patches, position, grid, stretch, pixels)
 
     def encode(
         self,
@@ -163,15 +179,27 @@ class VisionTower(nn.Module):
         """Packed CPU kernels of a foldable MAP head (None where the plain path applies)."""
         return for_map_head(self, head, x)
 
-    def fast_pool(self, hidden: Tensor) -> Tensor:
-        """:meth:`pool` with SigLIP's MAP head folded (module doc); other heads unchanged."""
+    def fast_pool(self, hidden: Tensor, sizes: Tensor | None = None) -> Tensor:
+        """:meth:`pool` with SigLIP's MAP head folded (module doc); other heads unchanged.
+
+        Args:
+            hidden: ``[B, n, D]`` final-layer tokens.
+            sizes: ``[B, n]`` how many original tokens each token stands for (merged tokens,
+                ToMe); the MAP head then attends proportionally (``+ log size`` on its
+                logits). Heads that pool a class token ignore it; None: all sizes 1.
+        """
         head = foldable_map_head(self)
         if head is None:
+            if sizes is not None and self.num_prefix_tokens == 0:
+                raise ValueError(
+                    "size-weighted pooling needs a class-token head or SigLIP's foldable MAP head"
+                )
             return self.pool(hidden)
         x = self.hf.post_layernorm(hidden)
         kernels = self.head_kernels(head, x)
         ops = MapHeadOps(head) if kernels is None else kernels
-        return folded_pool(x, ops, head.layernorm)
+        bias = None if sizes is None else sizes.to(x.dtype).log()[..., None]
+        return folded_pool(x, ops, head.layernorm, bias)
 
     def pool_packed(self, hidden: Tensor, packing: Packing) -> Tensor:
         """Pool each stream of a packed batch over its own tokens only (Arch B)."""

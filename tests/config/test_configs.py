@@ -1,6 +1,7 @@
 """Every config group option, experiment and sweep composes; the targets instantiate."""
 
 import dataclasses
+import re
 
 import pytest
 from hydra.core.hydra_config import HydraConfig
@@ -87,11 +88,25 @@ def test_schedules_instantiate(name, tmp_path):
     assert hasattr(instantiate(cfg.schedule), "before_frame")
 
 
+def experiment_command(name: str) -> str:
+    """The command an experiment's header runs it with (``neuroflow-eval``, ``neuroflow-bench``)."""
+    header = (CONF_DIR / "experiment" / f"{name}.yaml").read_text().split("defaults:")[0]
+    commands = set(re.findall(r"neuroflow-(eval|bench)\b", header))
+    assert len(commands) == 1, f"{name}: the header must name one command, found {commands}"
+    return commands.pop()
+
+
 @pytest.mark.parametrize("name", group_options("experiment"))
-def test_experiments_compose(name, tmp_path):
-    cfg = compose_eval([f"experiment={name}"], tmp_path)
+def test_experiments_compose_with_the_command_in_their_header(name, tmp_path):
+    command = experiment_command(name)
+    cfg = compose_config(command, [f"experiment={name}"], tmp_path)
     assert cfg.task_name == name
-    assert cfg.hydra.sweeper.params, "paper-table experiments are multiruns"
+    if command == "eval":
+        assert cfg.hydra.sweeper.params, "paper-table evaluation experiments are multiruns"
+    else:
+        from neuroflow.bench.registry import known_methods, parse_spec
+
+        assert all(parse_spec(m)[0] in known_methods() for m in cfg.methods)
 
 
 @pytest.mark.parametrize("name", group_options("sweep"))

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from neuroflow import load_vision_model, make_arch
-from neuroflow.archs import get_method, method_names
+from neuroflow.archs import get_method, method_names, method_settings
 from tests.helpers import moving_square_clip
 
 FAMILIES = ["tiny-siglip", "tiny-clip", "tiny-vit"]
@@ -27,8 +27,9 @@ def hf_pooled(tower, pixels):
 @pytest.mark.parametrize("size", [32, 48, 16])
 def test_keep_all_equals_hf(source, arch, size):
     tower = load_vision_model(source)
-    kwargs = {"mode": "budget", "keep_fraction": 1.0} if arch in SPARSE else {}
-    model = make_arch(arch, tower, **kwargs)
+    # Every method at keep fraction 1 (its own keep settings; gated ones a full budget).
+    full = {"mode": "budget", "keep_fraction": 1.0} if arch in SPARSE else {}
+    model = make_arch(arch, tower, **{**full, **get_method(arch).keep_settings(1.0)})
     clip = moving_square_clip(frames=3, size=size, square=size // 4, batch=3)
     state = model.new_state(3)
     with torch.inference_mode():
@@ -42,7 +43,10 @@ def test_keep_all_equals_hf(source, arch, size):
 @pytest.mark.parametrize("arch", SPARSE)
 def test_floor_of_all_tokens_is_exact_in_threshold_mode(arch):
     tower = load_vision_model("tiny-siglip")
-    model = make_arch(arch, tower, threshold=2.0, floor_tokens=64)
+    # The method's own keep-all settings (no merging, ...) besides the gate's floor of every patch.
+    cls = get_method(arch)
+    own = {k: v for k, v in cls.keep_settings(1.0).items() if k in method_settings(cls)}
+    model = make_arch(arch, tower, threshold=2.0, floor_tokens=64, **own)
     clip = moving_square_clip(frames=3, batch=2)
     state = model.new_state(2)
     with torch.inference_mode():

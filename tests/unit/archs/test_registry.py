@@ -95,3 +95,24 @@ def test_the_benchmark_times_the_toy(toy, tmp_path):
     bd = FlopBreakdown(**{k: v for k, v in report.breakdowns[0].items() if k in names})
     assert row["cost_model"] == "toy" and row["k"] < 1.0
     assert row["ceiling"] == pytest.approx(bd.dense / Toy.frame_flops(bd, row["k_median"]))
+
+
+def test_keep_settings_default_to_a_budget_gate_and_follow_the_gate():
+    assert get_method("C").keep_settings(0.3) == {"mode": "budget", "keep_fraction": 0.3}
+    assert get_method("dense").keep_settings(0.3) == {}
+    assert get_method("C").keep_follows_gate() and not get_method("dense").keep_follows_gate()
+    with pytest.raises(ValueError, match="keep fraction"):
+        get_method("C").keep_settings(0.0)
+
+
+def test_a_methods_own_setting_wins_over_the_gate_setting_of_the_same_name(tower):
+    class OwnKeep(ArchC):
+        name = "own_keep_toy"
+
+        def __init__(self, tower, gate, cache=None, keep_fraction: float = 1.0):
+            super().__init__(tower, gate, cache)
+            self.own_keep = keep_fraction
+
+    with registered(OwnKeep):
+        arch = make_arch("own_keep_toy", tower, keep_fraction=0.4, mode="budget")
+    assert arch.own_keep == 0.4 and arch.gate.config.keep_fraction == 0.2  # the gate default

@@ -77,13 +77,18 @@ def test_siglip_b16_dense_matches_the_reference_figure():
 
 @pytest.mark.parametrize("name", known_methods())
 def test_counted_method_flops_equal_the_cost_model(name, tower, frames):
+    from neuroflow.archs import get_method, method_names
     from neuroflow.bench.ceiling import method_flops
     from neuroflow.bench.measure import count_method_flops
     from neuroflow.bench.registry import build_method
     from neuroflow.core.gate import GateConfig
 
+    # Keep 0.6: ToMe and token dropping cannot go below about 0.5 on the 2-block tower. A
+    # calibrated setting (frame reuse's threshold) is given inline, as the benchmark asks.
+    calibrated = get_method(name).calibrated if name in method_names() else None
+    spec = f"{name}:{calibrated}=0.05" if calibrated else name
     method = build_method(
-        name, tower, GateConfig(threshold=0.05, ema_decay=0.2), keep_fraction=0.3, dense_layers=1
+        spec, tower, GateConfig(threshold=0.05, ema_decay=0.2), keep_fraction=0.6, dense_layers=1
     )
     batch = list(torch.stack([frames, frames.flip(0)], dim=1))  # 2 streams
     counted = count_method_flops(method, batch, frames=4)

@@ -120,7 +120,7 @@ def test_max_cache_age_forces_refresh():
 
 def test_patch_signal_option_is_validated():
     with pytest.raises(ValueError, match="signal"):
-        GateConfig(signal="pixels")
+        GateConfig(signal="pixel")
 
 
 @pytest.mark.parametrize(

@@ -92,3 +92,17 @@ def test_rejects_impossible_targets(tower, frames):
             search_threshold(features, GateConfig(), target)
     with pytest.raises(ValueError, match=r"\[T, B, N, D\]"):
         keep_fraction(features[0, 0], GateConfig())
+
+
+def test_bisect_keep_finds_a_decreasing_settings_value():
+    from neuroflow.core.threshold_search import bisect_keep
+
+    seen = []
+
+    def keep_at(v: float) -> float:
+        seen.append(v)
+        return max(0.0, 1.0 - v) ** 2
+
+    value, keep = bisect_keep(keep_at, 0.25, low=0.0, high=1.0, tol=1e-3, steps=40)
+    assert value == pytest.approx(0.5, abs=2e-3) and keep == pytest.approx(0.25, abs=1e-3)
+    assert seen[0] == 0.0 and len(seen) < 40

@@ -1,0 +1,105 @@
+"""``neuroflow-baselines``: Arch C and every baseline at matched keep fractions on moving glyphs."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from neuroflow.cli.app import hydra_command
+
+
+def settings_from(cfg: DictConfig) -> Any:
+    """:class:`~neuroflow.glyphs.baselines.CompareSettings` from the composed config."""
+    from neuroflow.glyphs.baselines import CompareSettings
+
+    return CompareSettings(
+        methods=tuple(cfg.methods),
+        variants=tuple(cfg.variants),
+        keeps=tuple(float(k) for k in cfg.keeps),
+        clips=int(cfg.clips),
+        calibration_clips=int(cfg.calibration_clips),
+        frames=int(cfg.frames),
+        ema_decay=float(cfg.ema_decay),
+        batch=int(cfg.batch_size),
+        seed=int(cfg.seed),
+    )
+
+
+@contextlib.contextmanager
+def progress_bar(title: str, total: int) -> Iterator[Callable[[str], None]]:
+    """A rich progress bar; the yielded function starts the next step under a label."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), transient=False) as progress:
+        task = progress.add_task(title, total=total)
+        first = True
+
+        def advance(label: str) -> None:
+            nonlocal first
+            progress.update(task, advance=0 if first else 1, description=f"{title}: {label}")
+            first = False
+
+        yield advance
+        progress.update(task, completed=total, description=f"{title}: done")
+
+
+def run(cfg: DictConfig, run_dir: str | Path) -> int:
+    """Run (or resume) the comparison in ``run_dir``; write, print and mirror the results."""
+    import torch
+
+    from neuroflow.bench.report import rows_table
+    from neuroflow.glyphs import baselines_report as report
+    from neuroflow.glyphs.baselines import compare, steps
+    from neuroflow.identity import git_state, weights_hash
+    from neuroflow.lit.console import output_console
+    from neuroflow.models.mini_siglip import load_mini_siglip
+    from neuroflow.results import RunResults
+
+    torch.set_num_threads(int(cfg.threads))
+    sink = RunResults(run_dir)
+    sink.save_config(cfg)
+    settings = settings_from(cfg)
+    model, processor = load_mini_siglip()
+    done = sink.run_dir / "rows.jsonl"
+    if done.is_file():
+        print(f"resuming {sink.run_dir}: {len(done.read_text().splitlines())} rows already done")
+    with progress_bar("methods at matched k", steps(settings)) as advance:
+        rows = compare(model, processor, settings, sink.run_dir, advance)
+    commit, dirty = git_state()
+    identity = {
+        "command": "neuroflow-baselines",
+        "model": "mini_siglip (shipped)",
+        "weights_sha256": weights_hash("mini_siglip", model)[0],
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "settings": OmegaConf.to_container(cfg, resolve=True),
+    }
+    sink.add_table("results", report.csv_rows(rows))
+    sink.write({"identity": identity, "rows": rows})
+    (sink.run_dir / "results.md").write_text(report.markdown(rows))
+    report.plot(rows, sink.run_dir / "accuracy_vs_keep.png")
+    console = output_console()
+    for variant in settings.variants:
+        cells = [report.row_cells(r) for r in rows if r["variant"] == variant]
+        caption = "accuracies in %; minus C: paired difference to Arch C at the same k"
+        console.print(rows_table(f"{variant} clips", report.COLUMNS, cells, caption))
+    print(f"run directory: {sink.run_dir}")
+    sink.mirror_to_wandb(
+        cfg.logger,
+        OmegaConf.to_container(cfg, resolve=True),
+        "baselines",
+        name=f"baselines mini_siglip {'+'.join(settings.variants)}",
+        group=cfg.get("task_name"),
+    )
+    return len(rows)
+
+
+main = hydra_command("baselines", "neuroflow.cli.baselines:run")
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Any registered method at a matched keep fraction, and the FLOPs it spends per frame.
+
+Every method says how to run it at keep fraction ``k``
+(:meth:`~neuroflow.archs.Architecture.keep_settings`): gated methods keep exactly ``k`` of
+the patches per frame with a budget gate; ToMe, token dropping and per-block reuse resolve
+``k`` into their own settings; a method with a :attr:`~neuroflow.archs.Architecture.calibrated`
+setting (whole-frame reuse: its threshold) has it bisected on the calibration clips, never on
+the test clips. A method that cannot reach ``k`` on the tower (ToMe on a shallow model) is
+recorded as unreachable with its reason instead of being run at another ``k``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from neuroflow.archs import Architecture, KeepUnreachable, get_method, make_arch
+from neuroflow.bench.flops import flop_counter
+from neuroflow.core.attention import use_attention_backend
+from neuroflow.core.gate import GateConfig
+from neuroflow.core.threshold_search import bisect_keep
+from neuroflow.models.tower import VisionTower
+
+CALIBRATION_TOL = 0.01  # a calibrated keep fraction this far from the target is a match
+CALIBRATION_STEPS = 14
+
+
+@dataclass
+class Matched:
+    """A method built to run at a keep fraction (or the reason it cannot).
+
+    Attributes:
+        name: Registry name.
+        arch: The built method; None when unreachable.
+        settings: The ``make_arch`` settings that set its keep fraction (calibrated one
+            included).
+        calibration_keep: Keep fraction the calibrated setting reached on the calibration
+            clips (None when nothing was calibrated).
+        unreachable: Why the method cannot run at the keep fraction, or None.
+    """
+
+    name: str
+    arch: Architecture | None
+    settings: dict[str, Any]
+    calibration_keep: float | None = None
+    unreachable: str | None = None
+
+
+def gate_fields(config: GateConfig) -> dict[str, Any]:
+    """A gate configuration as ``make_arch`` keyword settings."""
+    return {f.name: getattr(config, f.name) for f in fields(config)}
+
+
+def build_matched(
+    name: str,
+    tower: VisionTower,
+    keep: float,
+    gate: GateConfig,
+    calibration_keep: Callable[[Architecture], float],
+    seed: int = 0,
+) -> Matched:
+    """Build method ``name`` to run at keep fraction ``keep``.
+
+    Args:
+        name: A registered method.
+        tower: The vision tower.
+        keep: Target keep fraction in (0, 1].
+        gate: Gate settings shared by every gated method (EMA decay, floor, ...); the
+            method's keep settings override its mode and keep fraction.
+        calibration_keep: Mean keep fraction of a method on the calibration clips (used only
+            for a calibrated setting).
+        seed: Seed of stochastic selections (random keep).
+    """
+    cls = get_method(name)
+    settings = cls.keep_settings(keep)
+    base = gate_fields(gate) if cls.uses_gate else {}
+
+    def build(extra: dict[str, Any]) -> Architecture:
+        return make_arch(name, tower, seed=seed, **{**base, **settings, **extra})
+
+    try:
+        if cls.calibrated is None:
+            return Matched(name, build({}), settings)
+        setting = cls.calibrated
+        value, reached = bisect_keep(
+            lambda v: calibration_keep(build({setting: v})),
+            keep,
+            tol=CALIBRATION_TOL / 2,
+            steps=CALIBRATION_STEPS,
+        )
+    except KeepUnreachable as err:
+        return Matched(name, None, settings, unreachable=str(err))
+    settings = {**settings, setting: value}
+    if abs(reached - keep) > CALIBRATION_TOL:
+        why = f"{setting} reaches keep {reached:.3f} at best on the calibration clips"
+        return Matched(name, None, settings, reached, why)
+    return Matched(name, build({setting: value}), settings, reached)
+
+
+@torch.no_grad()
+def frame_flops(arch: Architecture, clips: Tensor) -> float:
+    """Mean FLOPs of one frame of one stream after the first, counted with FlopCounterMode.
+
+    Args:
+        arch: The method.
+        clips: ``[B, T, 3, H, W]`` normalised frames (a few clips suffice).
+    """
+    batch, frames = clips.shape[:2]
+    if frames < 2:
+        raise ValueError("counting steady-state FLOPs needs clips of at least 2 frames")
+    state = arch.new_state(batch)
+    counts = []
+    # Per-stream attention while counting, as the benchmark's cost models assume.
+    with use_attention_backend("split"):
+        arch(clips[:, 0], state)
+        for t in range(1, frames):
+            with flop_counter() as counter:
+                arch(clips[:, t], state)
+            counts.append(counter.get_total_flops())
+    return float(sum(counts)) / (len(counts) * batch)

@@ -1,0 +1,40 @@
+"""neuroflow-baselines end to end on the shipped mini SigLIP: a few clips, two methods."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from tests.smoke.commands import command
+
+FAST = [
+    "methods=[C,random_C]",
+    "variants=[moving]",
+    "keeps=[0.35]",
+    "clips=8",
+    "calibration_clips=4",
+    "frames=4",
+    "threads=1",
+]
+
+
+def test_the_installed_script_writes_results_tables_and_the_plot(tmp_path):
+    run_dir = tmp_path / "run"
+    result = command("neuroflow-baselines", [*FAST, f"hydra.run.dir={run_dir}"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads((run_dir / "results.json").read_text())
+    assert summary["identity"]["command"] == "neuroflow-baselines"
+    assert summary["identity"]["weights_sha256"]
+    assert [r["method"] for r in summary["rows"]] == ["dense", "C", "random_C"]
+    with (run_dir / "results.csv").open() as fh:
+        assert len(list(csv.DictReader(fh))) == 3
+    for name in ("resolved_config.yaml", "results.md", "accuracy_vs_keep.png", "rows.jsonl"):
+        assert (run_dir / name).is_file(), name
+    assert "moving clips" in result.stdout and "random_C" in result.stdout
+    again = command("neuroflow-baselines", [*FAST, f"hydra.run.dir={run_dir}"], tmp_path)
+    assert again.returncode == 0 and "3 rows already done" in again.stdout
+
+
+def test_a_bad_key_fails_before_the_run(tmp_path):
+    result = command("neuroflow-baselines", ["clips=many"], tmp_path)
+    assert result.returncode != 0 and "clips" in result.stderr
