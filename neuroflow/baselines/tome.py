@@ -120,8 +120,9 @@ class ToMe(Architecture):
             if self.target < low - REACH_TOLERANCE:
                 raise KeepUnreachable(
                     f"method {self.name!r} cannot reach keep fraction {self.target:g} on this "
-                    f"{layers}-block tower ({n} patches, {schedule} schedule): the lowest "
-                    f"reachable is {low:.4f} (every block merging half its tokens)"
+                    f"{layers}-block tower ({n} patches at its native size, {schedule} "
+                    f"schedule): the lowest reachable is {low:.4f} (every block merging half "
+                    "its tokens)"
                 )
 
     @classmethod
