@@ -144,3 +144,10 @@ def test_stream_config_builds_its_method_and_output_settings(tmp_path):
     assert cfg.arch.name == "D" and cfg.gate.threshold == 0.35
     settings = OutputSettings(cfg.embeddings, window=cfg.window)
     assert settings.embeddings == "safetensors" and list(cfg.inputs) == ["bikes"]
+
+
+def test_the_baselines_config_is_checked_against_its_schema(tmp_path):
+    cfg = compose_config("baselines", [], tmp_path)
+    assert "C" in cfg.methods and list(cfg.keeps) == [0.1, 0.2, 0.35, 0.5]
+    with pytest.raises(Exception, match="clips"):
+        compose_config("baselines", ["clips=many"], tmp_path)
