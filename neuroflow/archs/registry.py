@@ -13,7 +13,9 @@ A method is one :class:`~neuroflow.archs.base.Architecture` subclass decorated w
   at keep fraction ``k``), which the benchmark's FLOP ceiling reads.
 
 ``make_arch``, the evaluator's config, the benchmark's methods, the ceiling and the exactness
-tests all look methods up here, so a new method is one module plus one config file.
+tests all look methods up here, so a new method is one module plus one config file. Commands
+that take a list of methods also take specs with inline settings (:func:`parse_spec`:
+``"tome_paper:r=8"``, ``"C:max_cache_age=4"``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import importlib
 import inspect
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+
+import yaml
 
 if TYPE_CHECKING:
     from neuroflow.archs.base import Architecture
@@ -101,3 +105,22 @@ def method_settings(cls: type[Architecture]) -> dict[str, Any]:
         for p in params
         if p.name not in _SHARED and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
     }
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"tome_paper:r=8"`` -> ``("tome_paper", {"r": 8})``: a method with inline settings.
+
+    Settings follow the name after ``:``, separated by ``;``; each value is read as YAML
+    (``keep_rates=[0.9,0.81,0.73]``, ``proportional=false``).
+
+    Raises:
+        ValueError: A setting without ``=``.
+    """
+    name, _, rest = spec.partition(":")
+    settings: dict[str, Any] = {}
+    for part in filter(None, (p.strip() for p in rest.split(";"))):
+        key, eq, value = part.partition("=")
+        if not eq or not key.strip():
+            raise ValueError(f"method {spec!r}: settings are key=value pairs, got {part!r}")
+        settings[key.strip()] = yaml.safe_load(value)
+    return name.strip(), settings

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
-from typing import Any
 
 import torch
-import yaml
 
 from neuroflow.archs import KeepUnreachable, get_method, make_arch, method_names, method_settings
+from neuroflow.archs.registry import parse_spec
 from neuroflow.bench.methods import ArchMethod, BenchMethod, HfDense, Repeated
 from neuroflow.bench.plain_loop import PlainLoop
 from neuroflow.core.gate import GateConfig, RetinalGate
@@ -51,25 +50,6 @@ def build_tower(source: str, dtype: torch.dtype, device: str, seed: int = 0) -> 
     return LoadedTower(
         tower, label + (" (random weights)" if random_weights else ""), random_weights
     )
-
-
-def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
-    """``"tome_paper:r=8"`` -> ``("tome_paper", {"r": 8})``: a method with inline settings.
-
-    Settings follow the name after ``:``, separated by ``;``; each value is read as YAML
-    (``keep_rates=[0.9,0.81,0.73]``, ``proportional=false``).
-
-    Raises:
-        ValueError: A setting without ``=``.
-    """
-    name, _, rest = spec.partition(":")
-    settings: dict[str, Any] = {}
-    for part in filter(None, (p.strip() for p in rest.split(";"))):
-        key, eq, value = part.partition("=")
-        if not eq or not key.strip():
-            raise ValueError(f"method {spec!r}: settings are key=value pairs, got {part!r}")
-        settings[key.strip()] = yaml.safe_load(value)
-    return name.strip(), settings
 
 
 def build_method(

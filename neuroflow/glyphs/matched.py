@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from neuroflow.archs import Architecture, KeepUnreachable, get_method, make_arch
+from neuroflow.archs.registry import parse_spec
 from neuroflow.bench.flops import flop_counter
 from neuroflow.core.attention import use_attention_backend
 from neuroflow.core.gate import GateConfig
@@ -66,7 +67,9 @@ def build_matched(
     """Build method ``name`` to run at keep fraction ``keep``.
 
     Args:
-        name: A registered method.
+        name: A registered method, optionally with inline settings
+            (:func:`~neuroflow.archs.registry.parse_spec`: ``"C:max_cache_age=4"``); they
+            override its keep settings, and a calibrated setting given inline is not searched.
         tower: The vision tower.
         keep: Target keep fraction in (0, 1].
         gate: Gate settings shared by every gated method (EMA decay, floor, ...); the
@@ -75,15 +78,17 @@ def build_matched(
             for a calibrated setting).
         seed: Seed of stochastic selections (random keep).
     """
-    cls = get_method(name)
-    settings = cls.keep_settings(keep)
+    method, inline = parse_spec(name)
+    cls = get_method(method)
+    # Inline settings ("C:max_cache_age=4") come on top of the keep settings.
+    settings = {**cls.keep_settings(keep), **inline}
     base = gate_fields(gate) if cls.uses_gate else {}
 
     def build(extra: dict[str, Any]) -> Architecture:
-        return make_arch(name, tower, seed=seed, **{**base, **settings, **extra})
+        return make_arch(method, tower, seed=seed, **{**base, **settings, **extra})
 
     try:
-        if cls.calibrated is None:
+        if cls.calibrated is None or cls.calibrated in inline:
             return Matched(name, build({}), settings)
         setting = cls.calibrated
         value, reached = bisect_keep(

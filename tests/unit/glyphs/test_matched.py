@@ -104,3 +104,15 @@ def test_frame_flops_follow_the_keep_fraction(tower, frames):
     assert dense > half > quarter > 0
     with pytest.raises(ValueError, match="at least 2 frames"):
         frame_flops(make_arch("dense", tower), clips[:, :1])
+
+
+def test_inline_settings_come_on_top_of_the_keep_settings(tower):
+    matched = build_matched("C:max_cache_age=4", tower, 0.25, GateConfig(), lambda a: 0.0)
+    assert matched.name == "C:max_cache_age=4"
+    assert matched.settings == {"mode": "budget", "keep_fraction": 0.25, "max_cache_age": 4}
+    assert matched.arch.gate.config.max_cache_age == 4
+    with registered(EveryNth):
+        fixed = build_matched(
+            "every_nth_toy:threshold=0.6", tower, 0.3, GateConfig(), lambda a: 1 / 0
+        )
+    assert fixed.calibration_keep is None and fixed.arch.gate.config.threshold == 0.6
