@@ -42,6 +42,7 @@ from torch import Tensor
 from neuroflow.archs.base import StreamState
 from neuroflow.archs.pruned import ArchC
 from neuroflow.archs.registry import register_method
+from neuroflow.baselines.random_keep import CountGate
 from neuroflow.core.checks import check_counts, check_floor
 from neuroflow.core.gate import GateConfig, GateOutput, stream_indices
 from neuroflow.models.tower import Embedded
@@ -115,7 +116,7 @@ class GridKeepState:
         return sum(t.numel() * t.element_size() for t in tensors if t is not None)
 
 
-class GridKeepGate:
+class GridKeepGate(CountGate):
     """Keeps a rotating, uniformly spread share of the patches; deterministic.
 
     Args:
@@ -123,20 +124,6 @@ class GridKeepGate:
         floor_tokens: Minimum patches kept per frame.
         dense_first_frame: Keep every patch on a stream's first frame (fills the cache).
     """
-
-    # It keeps a share of the patches by count, with no threshold (run labels say so).
-    by_count: ClassVar[bool] = True
-
-    def __init__(
-        self, keep_fraction: float = 0.2, floor_tokens: int = 0, dense_first_frame: bool = True
-    ) -> None:
-        # A GateConfig carries the settings the architectures read (signal, first frame).
-        self.config = GateConfig(
-            mode="budget",
-            keep_fraction=keep_fraction,
-            floor_tokens=floor_tokens,
-            dense_first_frame=dense_first_frame,
-        )
 
     @classmethod
     def from_config(cls, config: GateConfig, seed: int = 0) -> GridKeepGate:
@@ -146,11 +133,6 @@ class GridKeepGate:
     def new_state(self, batch: int) -> GridKeepState:
         """A fresh state for ``batch`` independent streams."""
         return GridKeepState(batch)
-
-    def count(self, num_tokens: int) -> int:
-        """Patches kept per frame: ``ceil(keep_fraction * N)``, at least 1 and the floor."""
-        wanted = math.ceil(self.config.keep_fraction * num_tokens - 1e-9)
-        return min(num_tokens, max(1, wanted, self.config.floor_tokens))
 
     @torch.no_grad()
     def step(

@@ -81,7 +81,36 @@ class RandomKeepState:
         return stream_indices(self.batch, streams)
 
 
-class RandomKeepGate:
+class CountGate:
+    """Base of the gates that keep a share of the patches by count, with no threshold.
+
+    Args:
+        keep_fraction: Share of patches kept per frame, in (0, 1].
+        floor_tokens: Minimum patches kept per frame.
+        dense_first_frame: Keep every patch on a stream's first frame (fills the cache).
+    """
+
+    # It keeps a share of the patches by count, with no threshold (run labels say so).
+    by_count: ClassVar[bool] = True
+
+    def __init__(
+        self, keep_fraction: float = 0.2, floor_tokens: int = 0, dense_first_frame: bool = True
+    ) -> None:
+        # A GateConfig carries the settings the architectures read (signal, first frame).
+        self.config = GateConfig(
+            mode="budget",
+            keep_fraction=keep_fraction,
+            floor_tokens=floor_tokens,
+            dense_first_frame=dense_first_frame,
+        )
+
+    def count(self, num_tokens: int) -> int:
+        """Patches kept per frame: ``ceil(keep_fraction * N)``, at least 1 and the floor."""
+        wanted = math.ceil(self.config.keep_fraction * num_tokens - 1e-9)
+        return min(num_tokens, max(1, wanted, self.config.floor_tokens))
+
+
+class RandomKeepGate(CountGate):
     """Keeps random patches; a drop-in replacement for the retinal gate.
 
     Args:
@@ -91,9 +120,6 @@ class RandomKeepGate:
         dense_first_frame: Keep every patch on a stream's first frame (fills the cache).
     """
 
-    # It keeps a share of the patches by count, with no threshold (run labels say so).
-    by_count: ClassVar[bool] = True
-
     def __init__(
         self,
         keep_fraction: float = 0.2,
@@ -101,13 +127,7 @@ class RandomKeepGate:
         seed: int = 0,
         dense_first_frame: bool = True,
     ) -> None:
-        # A GateConfig carries the settings the architectures read (signal, first frame).
-        self.config = GateConfig(
-            mode="budget",
-            keep_fraction=keep_fraction,
-            floor_tokens=floor_tokens,
-            dense_first_frame=dense_first_frame,
-        )
+        super().__init__(keep_fraction, floor_tokens, dense_first_frame)
         self.seed = int(seed)
 
     @classmethod
@@ -118,11 +138,6 @@ class RandomKeepGate:
     def new_state(self, batch: int) -> RandomKeepState:
         """A fresh state for ``batch`` independent streams."""
         return RandomKeepState(batch, self.seed)
-
-    def count(self, num_tokens: int) -> int:
-        """Patches kept per frame at the configured fraction."""
-        wanted = math.ceil(self.config.keep_fraction * num_tokens - 1e-9)
-        return min(num_tokens, max(1, wanted, self.config.floor_tokens))
 
     @torch.no_grad()
     def step(self, features: Tensor, state: RandomKeepState) -> GateOutput:

@@ -27,7 +27,7 @@ from neuroflow.glyphs.benchmark import ClipRun, Evaluator, clip_correct, fidelit
 from neuroflow.glyphs.clips import ClipSet
 from neuroflow.glyphs.dataset import to_pixels
 from neuroflow.glyphs.matched import Matched, build_matched, frame_flops
-from neuroflow.glyphs.report import clip_set
+from neuroflow.glyphs.report import bits, clip_set, from_bits
 
 METHODS = (
     "C",
@@ -76,16 +76,6 @@ class CompareSettings:
     def ordered_methods(self) -> list[str]:
         """Arch C first (the reference of every paired difference), then the rest."""
         return [REFERENCE] + [m for m in dict.fromkeys(self.methods) if m != REFERENCE]
-
-
-def bits(hits: np.ndarray) -> str:
-    """Per-clip hits as a ``"0110..."`` string (rows keep them for re-pairing)."""
-    return "".join("1" if h else "0" for h in hits)
-
-
-def from_bits(text: str) -> np.ndarray:
-    """Inverse of :func:`bits`."""
-    return np.array([c == "1" for c in text], dtype=bool)
 
 
 class RowStore:

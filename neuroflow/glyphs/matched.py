@@ -15,13 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from neuroflow.archs import Architecture, KeepUnreachable, get_method, make_arch
 from neuroflow.archs.registry import parse_spec
-from neuroflow.bench.flops import flop_counter
-from neuroflow.core.attention import use_attention_backend
+from neuroflow.bench.measure import count_method_flops
+from neuroflow.bench.methods import ArchMethod
 from neuroflow.core.gate import GateConfig
 from neuroflow.core.threshold_search import bisect_keep
 from neuroflow.models.tower import VisionTower
@@ -106,9 +105,9 @@ def build_matched(
     return Matched(name, build({setting: value}), settings, reached)
 
 
-@torch.no_grad()
 def frame_flops(arch: Architecture, clips: Tensor) -> float:
-    """Mean FLOPs of one frame of one stream after the first, counted with FlopCounterMode.
+    """Mean FLOPs of one frame of one stream after the first, counted with FlopCounterMode
+    by the benchmark's counter (:func:`~neuroflow.bench.measure.count_method_flops`).
 
     Args:
         arch: The method.
@@ -117,13 +116,5 @@ def frame_flops(arch: Architecture, clips: Tensor) -> float:
     batch, frames = clips.shape[:2]
     if frames < 2:
         raise ValueError("counting steady-state FLOPs needs clips of at least 2 frames")
-    state = arch.new_state(batch)
-    counts = []
-    # Per-stream attention while counting, as the benchmark's cost models assume.
-    with use_attention_backend("split"):
-        arch(clips[:, 0], state)
-        for t in range(1, frames):
-            with flop_counter() as counter:
-                arch(clips[:, t], state)
-            counts.append(counter.get_total_flops())
-    return float(sum(counts)) / (len(counts) * batch)
+    counted = count_method_flops(ArchMethod(arch), list(clips.transpose(0, 1)), frames - 1)
+    return counted.per_frame / batch

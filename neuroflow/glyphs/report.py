@@ -60,9 +60,14 @@ def pooled_groups(results: dict[str, dict], keeps: Sequence[float]) -> dict[str,
     return {name: pooled(group, keeps) for name, group in groups.items()}
 
 
-def _bits(hits: np.ndarray) -> str:
+def bits(hits: np.ndarray) -> str:
     """Per-clip hits as a compact ``"0110..."`` string (kept in the JSON for re-pooling)."""
     return "".join("1" if h else "0" for h in hits)
+
+
+def from_bits(text: str) -> np.ndarray:
+    """Inverse of :func:`bits`."""
+    return np.array([c == "1" for c in text], dtype=bool)
 
 
 def pooled(results: dict[str, dict], keeps: Sequence[float]) -> list[dict]:
@@ -159,7 +164,7 @@ def evaluate(
             }
             report["modes"][mode] = {
                 "results": {
-                    k: {**v, "hits": {h: _bits(b) for h, b in v["hits"].items()}}
+                    k: {**v, "hits": {h: bits(b) for h, b in v["hits"].items()}}
                     for k, v in results.items()
                 },
                 "pooled": pooled_groups(results, keeps),

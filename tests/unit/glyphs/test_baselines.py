@@ -10,9 +10,8 @@ import pytest
 
 from neuroflow.glyphs import baselines as job
 from neuroflow.glyphs import baselines_report as report
-from neuroflow.glyphs.baselines import CompareSettings, RowStore, bits, compare, from_bits
-from neuroflow.glyphs.model import ModelSize, build_model, build_processor
-from neuroflow.glyphs.text import build_tokenizer
+from neuroflow.glyphs.baselines import CompareSettings, RowStore, compare
+from neuroflow.glyphs.report import bits, from_bits
 
 SMALL = CompareSettings(
     methods=("random_C",),
@@ -23,15 +22,6 @@ SMALL = CompareSettings(
     frames=4,
     batch=4,
 )
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    tok = build_tokenizer(16)
-    model = build_model(
-        ModelSize(hidden=32, mlp=64, layers=2, heads=2, text_layers=1), len(tok), tok.pad_token_id
-    ).eval()
-    return model, build_processor(tok, 32)
 
 
 def test_bits_round_trip():

@@ -23,23 +23,13 @@ from neuroflow.glyphs.benchmark import (
 from neuroflow.glyphs.calibrate import calibrate_threshold, clip_features
 from neuroflow.glyphs.clips import ClipSpec, make_clips
 from neuroflow.glyphs.io import save_model
-from neuroflow.glyphs.model import ModelSize, build_model, build_processor
 from neuroflow.glyphs.render import CLASS_NAMES
 from neuroflow.glyphs.report import main
 from neuroflow.glyphs.summary import summary_table
-from neuroflow.glyphs.text import TEMPLATES, build_tokenizer
+from neuroflow.glyphs.text import TEMPLATES
 from neuroflow.models import wrap_tower
 
 STATS = ([0.5] * 3, [0.5] * 3)
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    tok = build_tokenizer(16)
-    model = build_model(
-        ModelSize(hidden=32, mlp=64, layers=2, heads=2, text_layers=1), len(tok), tok.pad_token_id
-    ).eval()
-    return model, build_processor(tok, 32)
 
 
 @pytest.fixture(scope="module")
