@@ -165,11 +165,7 @@ class GridKeepGate(CountGate):
         keep |= dense[:, None]
         # A dense frame refreshed everything: the rotation starts after it, at phase 0.
         state.offset = torch.where(dense, state.offset, (state.offset + counts) % n)
-        state.fresh.zero_()
-        state.frames += 1
-        keep = keep.to(features.device)
-        surprise = torch.zeros(b, n, device=features.device)
-        return GateOutput(keep, surprise, keep.float().mean(dim=1), fresh.to(features.device))
+        return self.finish(keep, fresh, state, features)
 
     @staticmethod
     def _window(order: Tensor, offset: Tensor, counts: Tensor) -> Tensor:

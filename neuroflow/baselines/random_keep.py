@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -109,6 +109,16 @@ class CountGate:
         wanted = math.ceil(self.config.keep_fraction * num_tokens - 1e-9)
         return min(num_tokens, max(1, wanted, self.config.floor_tokens))
 
+    @staticmethod
+    def finish(keep: Tensor, fresh: Tensor, state: Any, features: Tensor) -> GateOutput:
+        """Advance the streams' frame counters and return the frame's decision (no surprise:
+        nothing is scored)."""
+        state.fresh.zero_()
+        state.frames += 1
+        keep = keep.to(features.device)
+        surprise = torch.zeros(keep.shape, device=features.device)
+        return GateOutput(keep, surprise, keep.float().mean(dim=1), fresh.to(features.device))
+
 
 class RandomKeepGate(CountGate):
     """Keeps random patches; a drop-in replacement for the retinal gate.
@@ -163,11 +173,7 @@ class RandomKeepGate(CountGate):
         fresh = state.fresh.clone()
         if self.config.dense_first_frame:
             keep |= fresh[:, None]
-        state.fresh.zero_()
-        state.frames += 1
-        keep = keep.to(features.device)
-        surprise = torch.zeros(b, n, device=features.device)
-        return GateOutput(keep, surprise, keep.float().mean(dim=1), fresh.to(features.device))
+        return self.finish(keep, fresh, state, features)
 
 
 @register_method
