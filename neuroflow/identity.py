@@ -115,6 +115,17 @@ def _hash_module(model: Any) -> str:
     return digest.hexdigest()[:16]
 
 
+def _model_node(config_model: Mapping | None, model: Any = None) -> dict:
+    """The model settings with the weights' hash, and the adapter file's when one is merged."""
+    node = _without(config_model, ("_target_", *_MODEL_SPEED_ONLY))
+    digest, how = weights_hash(node.get("source"), model)
+    node.update(weights_sha256=digest, weights_from=how)
+    adapter = node.get("adapter")
+    if adapter and Path(adapter).expanduser().is_file():
+        node["adapter_sha256"] = _hash_files([Path(adapter).expanduser()])
+    return node
+
+
 def _weights_dir(source: str) -> Path | None:
     """The local directory holding ``source``'s weight files, when it has one."""
     if source == "mini_siglip":  # the shipped weights: hashing the files is cheap and exact
@@ -197,8 +208,6 @@ def run_identity(
     """
     if not choices:
         choices = ((config.get("hydra") or {}).get("runtime") or {}).get("choices") or {}
-    model_node = _without(config.get("model"), ("_target_", *_MODEL_SPEED_ONLY))
-    digest, how = weights_hash(model_node.get("source"), model)
     schedule = config.get("schedule")
     trainer = config.get("trainer") or {}
     identity = {
@@ -208,7 +217,7 @@ def run_identity(
         "schedule": {"type": _type_name(schedule), **_without(schedule)},
         "cache": _without(config.get("cache")),
         "dataset": dataset_identity(config, choices),
-        "model": {**model_node, "weights_sha256": digest, "weights_from": how},
+        "model": _model_node(config.get("model"), model),
         "prompts": dict(config.get("prompts") or {}),
         "aggregation": config.get("aggregation"),
         "seed": config.get("seed"),
@@ -241,6 +250,7 @@ def bench_identity(meta: Mapping, settings: Any) -> dict[str, Any]:
     digest, how = weights_hash(source)
     model = {
         "source": source,
+        "adapter": values.pop("adapter", None),
         "dtype": values.pop("dtype", None),
         "device": values.pop("device", None),
         "random_weights": meta.get("random_weights"),
@@ -261,18 +271,42 @@ def stream_identity(config: Mapping, inputs: Iterable[str]) -> dict[str, Any]:
         config: The resolved config as a plain dict.
         inputs: The resolved stream paths (the config holds the inputs as given).
     """
-    model_node = _without(config.get("model"), ("_target_", *_MODEL_SPEED_ONLY))
-    digest, how = weights_hash(model_node.get("source"))
     keys = ("start", "stride", "max_frames", "target_keep", "controller_gain", "labels")
     identity = {
         "kind": "stream",
         "method": _without(config.get("arch")),
         "gate": _without(config.get("gate")),
         "cache": _without(config.get("cache")),
-        "model": {**model_node, "weights_sha256": digest, "weights_from": how},
+        "model": _model_node(config.get("model")),
         "inputs": list(inputs),
         **{k: config.get(k) for k in keys},
         "templates": list(config.get("templates") or []),
+        "seed": config.get("seed"),
+    }
+    return _finish(identity)
+
+
+def distill_identity(config: Mapping, model: Any = None) -> dict[str, Any]:
+    """Everything that defines a ``neuroflow-distill`` run (what a resume must match).
+
+    Args:
+        config: The resolved config as a plain dict.
+        model: The base model (hashed when its source has no weight files).
+    """
+    data = config.get("data") or {}
+    run_dir = (config.get("paths") or {}).get("output_dir")
+    trainer = config.get("trainer") or {}
+    identity = {
+        "kind": "distill",
+        "method": config.get("method"),
+        "gate": _without(config.get("gate")),
+        "model": _model_node(config.get("model"), model),
+        "teacher_source": config.get("teacher_source"),
+        **{k: _without(config.get(k)) for k in ("curriculum", "loss", "trainable", "optim")},
+        "data": {k: _local_paths(_without(v), run_dir) for k, v in data.items()},
+        "prompts": dict(config.get("prompts") or {}),
+        "batch_size": config.get("batch_size"),
+        "trainer": {k: trainer.get(k) for k in ("max_steps", "precision", "devices", "num_nodes")},
         "seed": config.get("seed"),
     }
     return _finish(identity)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
 
 import torch
 
@@ -40,15 +41,23 @@ class LoadedTower:
     random_weights: bool
 
 
-def build_tower(source: str, dtype: torch.dtype, device: str, seed: int = 0) -> LoadedTower:
+def build_tower(
+    source: str,
+    dtype: torch.dtype,
+    device: str,
+    seed: int = 0,
+    adapter: str | Path | None = None,
+) -> LoadedTower:
     """Load ``source`` (a registered model source such as ``"random:siglip-b16"``, full size
-    with random weights, or ``"tiny-siglip"``; a local directory; a hub id) in eval mode."""
-    tower = load_vision_model(source, dtype=dtype, device=device, seed=seed).eval()
+    with random weights, or ``"tiny-siglip"``; a local directory; a hub id) in eval mode,
+    with a distilled ``adapter`` file merged in when given (the label names it)."""
+    tower = load_vision_model(source, dtype=dtype, device=device, seed=seed, adapter=adapter)
     registered = get_source(source)
     random_weights = registered is not None and registered.random_weights
     label = source.removeprefix("random:") if source.startswith("random:") else source
+    label += "" if adapter is None else f" + adapter {Path(adapter).name}"
     return LoadedTower(
-        tower, label + (" (random weights)" if random_weights else ""), random_weights
+        tower.eval(), label + (" (random weights)" if random_weights else ""), random_weights
     )
 
 

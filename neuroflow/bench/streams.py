@@ -54,6 +54,7 @@ class StreamBenchSettings:
 
     Attributes:
         model: ``"random:siglip-b16"`` (full size, random weights), ``"tiny-siglip"``, ...
+        adapter: A distilled adapter file (``neuroflow-distill``) merged into the tower.
         dtype: ``"float32"``, ``"float16"`` or ``"bfloat16"``.
         device: ``"cpu"`` or ``"cuda"``.
         threads: ``torch.set_num_threads`` value (None: torch's default).
@@ -77,6 +78,7 @@ class StreamBenchSettings:
     """
 
     model: str = "random:siglip-b16"
+    adapter: str | None = None
     dtype: str = "float32"
     device: str = "cpu"
     threads: int | None = None
@@ -254,7 +256,7 @@ def run_stream_benchmark(
     if settings.threads:
         torch.set_num_threads(int(settings.threads))
     dtype = parse_dtype(settings.dtype)
-    loaded = build_tower(settings.model, dtype, settings.device, settings.seed)
+    loaded = build_tower(settings.model, dtype, settings.device, settings.seed, settings.adapter)
     extra = (max(settings.streams) - 1) * settings.stream_offset
     clip = load_clip(settings.video, settings.start, settings.frames, extra)
     frames = prepare(clip, settings.resolution, dtype=dtype, device=settings.device)

@@ -36,6 +36,7 @@ class BenchSettings:
     Attributes:
         model: ``"random:siglip-b16"`` (full size, random weights), ``"tiny-siglip"``, a
             local directory or a hub id.
+        adapter: A distilled adapter file (``neuroflow-distill``) merged into the tower.
         dtype: ``"float32"``, ``"float16"`` or ``"bfloat16"`` (the same for every method).
         device: ``"cpu"`` or ``"cuda"``.
         threads: ``torch.set_num_threads`` value (None: leave torch's default).
@@ -57,6 +58,7 @@ class BenchSettings:
     """
 
     model: str = "random:siglip-b16"
+    adapter: str | None = None
     dtype: str = "float32"
     device: str = "cpu"
     threads: int | None = None
@@ -230,7 +232,7 @@ def run_benchmark(settings: BenchSettings, log: Callable[[str], None] = print) -
     if settings.threads:
         torch.set_num_threads(int(settings.threads))
     dtype = parse_dtype(settings.dtype)
-    loaded = build_tower(settings.model, dtype, settings.device, settings.seed)
+    loaded = build_tower(settings.model, dtype, settings.device, settings.seed, settings.adapter)
     extra = (max(settings.streams) - 1) * settings.stream_offset
     clip = load_clip(settings.video, settings.start, settings.frames, extra)
     if clip.shape[0] < settings.frames + extra:

@@ -57,14 +57,14 @@ def run(cfg: DictConfig, run_dir: str | Path) -> int:
     from neuroflow.glyphs.baselines import compare, steps
     from neuroflow.identity import git_state, weights_hash
     from neuroflow.lit.console import output_console
-    from neuroflow.models.mini_siglip import load_mini_siglip
+    from neuroflow.models.loading import load_vision_language_model
     from neuroflow.results import RunResults
 
     torch.set_num_threads(int(cfg.threads))
     sink = RunResults(run_dir)
     sink.save_config(cfg)
     settings = settings_from(cfg)
-    model, processor = load_mini_siglip()
+    model, processor = load_vision_language_model("mini_siglip", adapter=cfg.adapter)
     done = sink.run_dir / "rows.jsonl"
     if done.is_file():
         print(f"resuming {sink.run_dir}: {len(done.read_text().splitlines())} rows already done")
@@ -74,6 +74,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> int:
     identity = {
         "command": "neuroflow-baselines",
         "model": "mini_siglip (shipped)",
+        "adapter": cfg.adapter,
         "weights_sha256": weights_hash("mini_siglip", model)[0],
         "git_commit": commit,
         "git_dirty": dirty,

@@ -22,9 +22,19 @@ from neuroflow.bench.streams import StreamBenchSettings
 from neuroflow.bench.suite import BenchSettings
 from neuroflow.core.cache import CorticalCache
 from neuroflow.core.gate import GateConfig
+from neuroflow.distill.curriculum import Curriculum
+from neuroflow.distill.losses import DistillLoss
+from neuroflow.distill.optim import OptimSettings
+from neuroflow.distill.trainable import TrainableSpec
 
 # BenchSettings fields that come from the model and gate groups instead of top-level keys.
-BENCH_MODEL_KEYS = {"model": "source", "dtype": "dtype", "device": "device", "threads": "threads"}
+BENCH_MODEL_KEYS = {
+    "model": "source",
+    "adapter": "adapter",
+    "dtype": "dtype",
+    "device": "device",
+    "threads": "threads",
+}
 
 
 def _config_type(hint: Any) -> Any:
@@ -35,7 +45,7 @@ def _config_type(hint: Any) -> Any:
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         return Optional[_config_type(args[0])] if len(args) == 1 else Any  # noqa: UP045
-    if origin is list:
+    if origin in (list, tuple):  # OmegaConf holds tuples as lists
         return list[_config_type(typing.get_args(hint)[0])]
     return hint
 
@@ -76,6 +86,7 @@ class ModelSchema:
     image_size: Optional[int] = None  # noqa: UP045 (OmegaConf needs typing.Optional)
     resize: str = "square"
     threads: Optional[int] = None  # noqa: UP045
+    adapter: Optional[str] = None  # noqa: UP045 (a distilled adapter file put on the base)
 
 
 @dataclass
@@ -193,13 +204,64 @@ class BaselinesSchema:
     batch_size: int = 128
     seed: int = 0
     threads: int = 2
+    adapter: Optional[str] = None  # noqa: UP045
     verbose: bool = False
     logger: LoggerSchema = field(default_factory=LoggerSchema)
     paths: PathsSchema = field(default_factory=PathsSchema)
 
 
+def _distill(cls: type) -> type:
+    return schema_of(cls, f"{cls.__name__}Schema", f"{cls.__module__}.{cls.__name__}")
+
+
+CurriculumSchema = _distill(Curriculum)
+LossSchema = _distill(DistillLoss)
+TrainableSchema = _distill(TrainableSpec)
+OptimSchema = _distill(OptimSettings)
+
+
+@dataclass
+class DataSchema:
+    """The ``data`` node of ``neuroflow-distill``: a dataset config per stage."""
+
+    train: Any = None
+    val: Any = None
+    test: Any = None
+
+
+@dataclass
+class DistillSchema:
+    """``neuroflow-distill``: an Arch-B student distilled from the frozen dense model."""
+
+    task_name: str = "distill"
+    seed: int = 0
+    method: str = "B"
+    teacher_source: Optional[str] = None  # noqa: UP045
+    batch_size: int = 8
+    num_workers: int = 0
+    cache_targets: bool = True
+    aggregation: str = "mean"
+    eval_keep_fractions: list[float] = field(default_factory=lambda: [0.1, 0.25, 0.5])
+    ckpt_path: Optional[str] = None  # noqa: UP045
+    export_adapter: bool = True
+    verbose: bool = False
+    model: ModelSchema = field(default_factory=ModelSchema)
+    gate: GateSchema = field(default_factory=GateSchema)  # type: ignore[valid-type]
+    curriculum: CurriculumSchema = field(default_factory=CurriculumSchema)  # type: ignore[valid-type]
+    loss: LossSchema = field(default_factory=LossSchema)  # type: ignore[valid-type]
+    trainable: TrainableSchema = field(default_factory=TrainableSchema)  # type: ignore[valid-type]
+    optim: OptimSchema = field(default_factory=OptimSchema)  # type: ignore[valid-type]
+    data: DataSchema = field(default_factory=DataSchema)
+    prompts: PromptsSchema = field(default_factory=PromptsSchema)
+    trainer: Any = None
+    logger: LoggerSchema = field(default_factory=LoggerSchema)
+    callbacks: Any = None
+    paths: PathsSchema = field(default_factory=PathsSchema)
+
+
 SCHEMAS = {
     "eval": EvalSchema,
+    "distill": DistillSchema,
     "bench": BenchSchema,
     "stream": StreamSchema,
     "baselines": BaselinesSchema,

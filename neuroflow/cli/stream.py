@@ -35,6 +35,7 @@ def load_model(cfg: DictConfig) -> tuple[Any, Any, Any]:
     from neuroflow.models.sources import get_source
 
     dtype, device = parse_dtype(cfg.model.dtype), cfg.model.device
+    adapter = cfg.model.get("adapter")  # a distilled adapter merged into the vision tower
     named = get_source(cfg.model.source)
     if named is not None and named.vision_language is None:
         if cfg.labels:
@@ -42,10 +43,14 @@ def load_model(cfg: DictConfig) -> tuple[Any, Any, Any]:
                 f"model {cfg.model.source!r} has no text tower, so it cannot label frames; "
                 "drop labels= or use an image-text model (mini_siglip, a SigLIP/CLIP id)"
             )
-        tower = load_vision_model(cfg.model.source, dtype=dtype, device=device, seed=cfg.seed)
+        tower = load_vision_model(
+            cfg.model.source, dtype=dtype, device=device, seed=cfg.seed, adapter=adapter
+        )
         size = cfg.model.image_size or tower.native_image_size
         return tower, None, FrameTransform(int(size), resize=cfg.model.resize)
-    model, processor = load_vision_language_model(cfg.model.source, dtype=dtype, device=device)
+    model, processor = load_vision_language_model(
+        cfg.model.source, dtype=dtype, device=device, adapter=adapter
+    )
     return wrap_tower(model), (model, processor), build_transform(cfg, processor)
 
 

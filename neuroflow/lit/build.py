@@ -68,7 +68,10 @@ def build_transform(cfg: DictConfig, processor: Any) -> FrameTransform:
 def build_parts(cfg: DictConfig) -> EvalParts:
     """Load the model and build architectures, classifier, schedule and dataset."""
     model, processor = load_vision_language_model(
-        cfg.model.source, dtype=parse_dtype(cfg.model.dtype), device=cfg.model.device
+        cfg.model.source,
+        dtype=parse_dtype(cfg.model.dtype),
+        device=cfg.model.device,
+        adapter=cfg.model.get("adapter"),
     )
     tower = wrap_tower(model)
     dense, sparse = build_archs(cfg, tower)

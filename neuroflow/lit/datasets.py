@@ -16,6 +16,7 @@ from torch.utils.data import Dataset
 from neuroflow.data.classnames import prettify_class_name
 from neuroflow.data.factory import build_clip_dataset
 from neuroflow.data.transforms import FrameTransform
+from neuroflow.glyphs.backgrounds import Split
 from neuroflow.glyphs.clips import ClipSpec, make_clips
 from neuroflow.glyphs.render import CLASS_NAMES
 
@@ -28,6 +29,8 @@ class MovingGlyphs(Dataset):
         size: Number of clips.
         num_frames: Frames per clip.
         seed: Set seed (the test set is seed 0).
+        split: Background photos: ``"heldout"`` (every evaluation) or ``"train"`` (the
+            photos the model was trained on; for distillation).
         **spec: Further :class:`~neuroflow.glyphs.clips.ClipSpec` fields (noise, pan,
             distractors, change, ...).
     """
@@ -38,9 +41,11 @@ class MovingGlyphs(Dataset):
         size: int = 200,
         num_frames: int = 16,
         seed: int = 0,
+        split: Split = "heldout",
         **spec: Any,
     ) -> None:
-        self.clips = make_clips(size, ClipSpec(frames=num_frames, **spec), seed=seed)
+        spec_ = ClipSpec(frames=num_frames, **spec)
+        self.clips = make_clips(size, spec_, seed=seed, split=split)
         self.transform = transform
         self.class_names = list(CLASS_NAMES)
         self.skipped: list[dict] = []

@@ -11,6 +11,11 @@ Weights are read from safetensors only (``use_safetensors=True``; a pickle-only 
 refused with how to convert it), a damaged file is named, and every loaded model with trained
 weights is checked to be finite (:mod:`neuroflow.models.errors`). No token is read or logged
 here: hub access goes through ``huggingface_hub``'s own credential handling.
+
+``adapter=`` merges a distilled adapter file (:mod:`neuroflow.models.adapters`) into the
+vision tower at load time, in float32 before the cast to ``dtype`` (so the base's fingerprint
+and the merge are exact whatever dtype the model then runs in); the result is checked to be
+finite like trained weights.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from transformers import (
     ViTModel,
 )
 
+from neuroflow.models.adapters import adapter_file, load_adapter
 from neuroflow.models.clip import ClipTower
 from neuroflow.models.errors import (
     PICKLE_SUFFIXES,
@@ -206,9 +212,17 @@ def _from_pretrained(source: str, is_local: bool, load: Callable[[], object]) ->
         raise ModelNotAvailableError(message or _offline_message(source, err)) from err
 
 
-def _label(source: str | Path, registered: bool) -> str:
+def _label(source: str | Path, registered: bool, adapter: str | Path | None = None) -> str:
     """How messages name a source: a registered name, or the directory / hub id."""
-    return f"source {str(source)!r}" if registered else repr(str(source))
+    label = f"source {str(source)!r}" if registered else repr(str(source))
+    return label if adapter is None else f"{label} with adapter {adapter}"
+
+
+def _merge_adapter(model: nn.Module, adapter: str | Path) -> nn.Module:
+    """``model`` in float32 with ``adapter`` merged into its vision tower (shared modules)."""
+    model = model.to(dtype=torch.float32)
+    load_adapter(model if isinstance(model, VisionTower) else wrap_tower(model), adapter)
+    return model
 
 
 def load_vision_model(
@@ -217,6 +231,7 @@ def load_vision_model(
     dtype: torch.dtype = torch.float32,
     device: str | torch.device = "cpu",
     seed: int = 0,
+    adapter: str | Path | None = None,
 ) -> VisionTower:
     """Load a vision tower and wrap it for the sparse architectures.
 
@@ -229,6 +244,8 @@ def load_vision_model(
         dtype: Parameter dtype.
         device: Device to load onto.
         seed: Seed of sources with random weights.
+        adapter: An adapter file (``neuroflow-distill``) merged into the tower; None: the
+            base model.
 
     Returns:
         The tower in eval mode.
@@ -236,8 +253,12 @@ def load_vision_model(
     Raises:
         ModelNotAvailableError: The model cannot be found or read; the message says what is
             missing (and, for a hub id, what to download and where to put it). Also for
-            weights that are pickle-only, damaged, or hold NaN/inf (trained sources only).
+            weights that are pickle-only, damaged, or hold NaN/inf (trained sources and
+            merged adapters), and for a missing adapter file.
+        ValueError: The adapter is not an adapter file or was made for another model.
     """
+    if adapter is not None:
+        adapter_file(adapter)  # fail before a long load
     named = get_source(source) if isinstance(source, str) else None
     if named is not None:
         model = named.vision(seed)
@@ -251,14 +272,20 @@ def load_vision_model(
             ),
         )
     tower = model if isinstance(model, VisionTower) else wrap_tower(model)
+    if adapter is not None:
+        tower = _merge_adapter(tower, adapter)
     tower = tower.to(device=device, dtype=dtype).eval()
-    if named is None or not named.random_weights:
-        check_finite(tower, _label(source, named is not None))
+    if adapter is not None or named is None or not named.random_weights:
+        check_finite(tower, _label(source, named is not None, adapter))
     return tower
 
 
 def load_vision_language_model(
-    source: str | Path, *, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu"
+    source: str | Path,
+    *,
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device = "cpu",
+    adapter: str | Path | None = None,
 ) -> tuple[nn.Module, object]:
     """Load a full image-text model (SigLIP or CLIP) and its processor for zero-shot use.
 
@@ -267,6 +294,8 @@ def load_vision_language_model(
             is a random tiny model for smoke runs), a local directory or a hub id.
         dtype: Parameter dtype.
         device: Device to load onto.
+        adapter: An adapter file (``neuroflow-distill``) merged into the vision tower (the
+            text tower is unchanged); None: the base model.
 
     Returns:
         ``(model, processor)``: the HF ``SiglipModel``/``CLIPModel`` in eval mode and its
@@ -274,8 +303,12 @@ def load_vision_language_model(
 
     Raises:
         ModelNotAvailableError: The model cannot be found or read, its weights are
-            pickle-only, damaged or not finite, or the registered source has no text tower.
+            pickle-only, damaged or not finite, the registered source has no text tower, or
+            the adapter file is missing.
+        ValueError: The adapter is not an adapter file or was made for another model.
     """
+    if adapter is not None:
+        adapter_file(adapter)  # fail before a long load
     named = get_source(source) if isinstance(source, str) else None
     if named is not None:
         if named.vision_language is None:
@@ -294,7 +327,9 @@ def load_vision_language_model(
         )
         processor = _from_pretrained(name, local, lambda: AutoProcessor.from_pretrained(name))
         random_weights = False
+    if adapter is not None:
+        model = _merge_adapter(model, adapter)
     model = model.to(device=device, dtype=dtype).eval()
-    if not random_weights:
-        check_finite(model, _label(source, named is not None))
+    if adapter is not None or not random_weights:
+        check_finite(model, _label(source, named is not None, adapter))
     return model, processor

@@ -113,6 +113,19 @@ class VisionTower(nn.Module):
         raise NotImplementedError
 
     # --- shared machinery ---------------------------------------------------------------
+    def rebuild_blocks(self) -> None:
+        """Re-read :attr:`blocks` from :attr:`hf` after modules inside it were replaced.
+
+        Blocks hold references to the HF layer's modules, so a module swapped in afterwards
+        (a LoRA wrapper) is bypassed until the blocks are rebuilt. Each block keeps its
+        ``cpu_kernels`` switch; the packed-kernel caches start empty.
+        """
+        switches = [block.cpu_kernels for block in self.blocks]
+        self.blocks = nn.ModuleList(self._make_blocks())
+        for block, on in zip(self.blocks, switches, strict=True):
+            block.cpu_kernels = on
+        self._head_kernels = None
+
     @property
     def native_image_size(self) -> int:
         """Input side the position table was trained for."""

@@ -91,7 +91,7 @@ def test_schedules_instantiate(name, tmp_path):
 def experiment_command(name: str) -> str:
     """The command an experiment's header runs it with (``neuroflow-eval``, ``neuroflow-bench``)."""
     header = (CONF_DIR / "experiment" / f"{name}.yaml").read_text().split("defaults:")[0]
-    commands = set(re.findall(r"neuroflow-(eval|bench)\b", header))
+    commands = set(re.findall(r"neuroflow-(eval|bench|distill)\b", header))
     assert len(commands) == 1, f"{name}: the header must name one command, found {commands}"
     return commands.pop()
 
@@ -103,6 +103,9 @@ def test_experiments_compose_with_the_command_in_their_header(name, tmp_path):
     assert cfg.task_name == name
     if command == "eval":
         assert cfg.hydra.sweeper.params, "paper-table evaluation experiments are multiruns"
+    elif command == "distill":
+        instantiate(cfg.trainable), instantiate(cfg.curriculum), instantiate(cfg.loss)
+        assert cfg.data.train.index_kwargs.subset == "train" and cfg.data.test.size
     else:
         from neuroflow.bench.registry import known_methods, parse_spec
 

@@ -12,15 +12,6 @@ from neuroflow.bench.runner import run_interleaved
 from neuroflow.models import wrap_tower
 
 
-@pytest.fixture
-def one_thread():
-    """One intra-op thread: other jobs on a 2-core box then cannot stall a parallel region."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def small_dense() -> ArchMethod:
     torch.manual_seed(0)
     config = SiglipVisionConfig(
