@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 import warnings
 from pathlib import Path
@@ -19,7 +18,6 @@ from neuroflow.lit.distill_report import headline, print_report, validation_rows
 from neuroflow.models.adapters import adapter_bytes, parameter_bytes
 from neuroflow.results import RunResults
 
-log = logging.getLogger(__name__)
 ADAPTER_FILE = "adapter.safetensors"
 
 
