@@ -31,3 +31,18 @@ def changed_patches(prev: Tensor, cur: Tensor, patch: int) -> Tensor:
     b, h, w = diff.shape
     grid = diff.view(b, h // patch, patch, w // patch, patch).amax(dim=(2, 4))
     return (grid > 0).flatten(1)
+
+
+def assert_equals_dense_when_keeping_all(arch, tower, clip: Tensor, atol: float = 1e-5) -> None:
+    """Stream ``clip`` (``[T, B, 3, H, W]``) through ``arch`` and the dense model side by side:
+    every frame keeps every patch and gives the dense embedding."""
+    from neuroflow.archs import make_arch
+
+    dense = make_arch("dense", tower)
+    batch = clip.shape[1]
+    sa, sd = arch.new_state(batch), dense.new_state(batch)
+    with torch.inference_mode():
+        for frame in clip:
+            out = arch(frame, sa)
+            assert out.keep_fraction.eq(1).all()
+            torch.testing.assert_close(out.embedding, dense(frame, sd).embedding, atol=atol, rtol=0)

@@ -11,7 +11,7 @@ the dense original is the forgetting check.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 
 import torch
@@ -26,6 +26,7 @@ from neuroflow.eval.zeroshot import Aggregation, ZeroShotClassifier, clip_logits
 from neuroflow.models.tower import VisionTower
 
 Projection = Callable[[Tensor], Tensor]
+Run = tuple[Tensor, Tensor]  # embeddings [B, T, D], keep fraction [B, T]
 MODELS = ("original", "student")
 FIELDS = ("hit", "fidelity_original", "fidelity_dense", "keep", "clip")
 
@@ -79,11 +80,22 @@ class DistillEvaluator:
         self.classifier, self.probes, self.method = classifier, list(probes), method
         self.project, self.aggregation = project or (lambda x: x), aggregation
         self.records: dict[tuple[str, str], dict[str, list[Tensor]]] = {}
-        self._seen, self._ids = 0, torch.empty(0, dtype=torch.long)
+        self._seen = 0
+        # The original is frozen: its runs of a batch are computed once and reused.
+        self._original: dict[Hashable, dict[str, Run]] = {}
 
     def reset(self) -> None:
         """Forget the clips seen so far (a new validation epoch)."""
         self.records, self._seen = {}, 0
+
+    def _runs(self, tower: VisionTower, clips: Tensor) -> dict[str, Run]:
+        """``path -> (embeddings [B, T, D], keep fraction [B, T])``: dense, then each probe."""
+        dense = stream_clips(make_arch("dense", tower), clips).embeddings
+        runs = {"dense": (dense, torch.ones(clips.shape[:2]))}
+        for probe in self.probes:
+            run = stream_clips(make_arch(self.method, tower, gate=probe.gate), clips)
+            runs[probe.label] = (run.embeddings, run.keep_fraction)
+        return runs
 
     @torch.no_grad()
     def update(
@@ -93,36 +105,47 @@ class DistillEvaluator:
         clips: Tensor,
         labels: Tensor,
         clip_ids: Sequence[str] | None = None,
+        cache_key: Hashable | None = None,
     ) -> None:
         """Run both models on a batch ``[B, T, 3, H, W]`` of clips with labels ``[B]``.
 
-        ``clip_ids`` name the clips (a record per clip id survives gathering across
-        processes once, even where a distributed sampler served a clip twice)."""
-        self._ids = torch.tensor(
+        Args:
+            original: The frozen original tower.
+            student: The tower being trained.
+            clips: Normalised frames.
+            labels: Class indices.
+            clip_ids: Names of the clips (a record per clip id survives gathering across
+                processes once, even where a distributed sampler served a clip twice).
+            cache_key: Names this batch (e.g. ``("val", batch_index)``) so the original's
+                runs of it are reused on later calls; None computes them every time.
+        """
+        ids = torch.tensor(
             [zlib.crc32(str(i).encode()) for i in clip_ids]
             if clip_ids is not None
             else range(self._seen, self._seen + clips.shape[0])
         )
         self._seen += clips.shape[0]
-        reference = _dense(original, clips)
-        for name, tower in zip(MODELS, (original, student), strict=True):
-            dense = reference if name == "original" else _dense(tower, clips)
-            everything = torch.ones(clips.shape[:2])
-            self._add(name, "dense", dense, (reference, dense), labels, everything)
-            for probe in self.probes:
-                run = stream_clips(make_arch(self.method, tower, gate=probe.gate), clips)
-                self._add(
-                    name, probe.label, run.embeddings, (reference, dense), labels, run.keep_fraction
-                )
+        if cache_key is None or cache_key not in self._original:
+            runs = self._runs(original, clips)
+            if cache_key is not None:
+                self._original[cache_key] = runs
+        else:
+            runs = self._original[cache_key]
+        reference = runs["dense"][0]
+        for name, model_runs in (("original", runs), ("student", self._runs(student, clips))):
+            dense = model_runs["dense"][0]
+            for path, (emb, keep) in model_runs.items():
+                self._add(name, path, emb, keep, (reference, dense), labels, ids)
 
     def _add(
         self,
         model: str,
         path: str,
         emb: Tensor,
+        keep: Tensor,
         references: tuple[Tensor, Tensor],
         labels: Tensor,
-        keep: Tensor,
+        ids: Tensor,
     ) -> None:
         logits = clip_logits(self.classifier, self.project(emb), self.aggregation)
         record = self.records.setdefault((model, path), {f: [] for f in FIELDS})
@@ -130,7 +153,7 @@ class DistillEvaluator:
         for field, reference in zip(FIELDS[1:3], references, strict=True):
             record[field].append(cosine_fidelity(emb, reference).mean(dim=1).cpu())
         record["keep"].append(keep.float().mean(dim=1).cpu())
-        record["clip"].append(self._ids)
+        record["clip"].append(ids)
 
     def tensors(self) -> dict[tuple[str, str], dict[str, Tensor]]:
         """Per-clip tensors of every (model, path): the values to gather across processes."""
@@ -148,10 +171,6 @@ def unique_clips(per_clip: dict[tuple[str, str], dict[str, Tensor]]) -> dict:
         first = sorted({c: i for i, c in reversed(list(enumerate(ids)))}.values())
         out[key] = {f: v[first] for f, v in values.items()}
     return out
-
-
-def _dense(tower: VisionTower, clips: Tensor) -> Tensor:
-    return stream_clips(make_arch("dense", tower), clips).embeddings
 
 
 def summary_rows(per_clip: dict[tuple[str, str], dict[str, Tensor]]) -> list[dict]:

@@ -156,16 +156,22 @@ class SparseDistillModule(pl.LightningModule):
         }
 
     # --- validation and test --------------------------------------------------------
-    def _evaluate(self, batch: dict) -> None:
+    def _evaluate(self, batch: dict, key: tuple[str, int]) -> None:
         if batch["frames"].numel():
-            ids = batch.get("clip_id")
-            self.evaluator.update(self.teacher, self.student, batch["frames"], batch["label"], ids)
+            self.evaluator.update(
+                self.teacher,
+                self.student,
+                batch["frames"],
+                batch["label"],
+                batch.get("clip_id"),
+                cache_key=key,  # the same batch each validation: the original's runs reused
+            )
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        self._evaluate(batch)
+        self._evaluate(batch, ("val", batch_idx))
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
-        self._evaluate(batch)
+        self._evaluate(batch, ("test", batch_idx))
 
     def on_validation_epoch_start(self) -> None:
         self.evaluator.reset()

@@ -11,7 +11,7 @@ from neuroflow.baselines.grid_keep import GridKeepC, GridKeepGate, grid_order
 from neuroflow.baselines.random_keep import RandomKeepGate
 from neuroflow.bench.flops import FlopBreakdown
 from neuroflow.core.rows import split_state, stack_states
-from tests.helpers import moving_square_clip
+from tests.helpers import assert_equals_dense_when_keeping_all, moving_square_clip
 
 FRACTIONS = [0.1, 0.2, 0.35, 0.5]
 GRIDS = [(8, 8), (14, 14)]
@@ -129,14 +129,8 @@ def test_bad_input_is_named():
 @pytest.mark.parametrize("source", ["tiny-siglip", "tiny-clip"])
 def test_grid_c_keeping_everything_equals_dense(source):
     tower = load_vision_model(source)
-    dense, grid = make_arch("dense", tower), make_arch("grid_C", tower, keep_fraction=1.0)
-    clip = moving_square_clip(frames=4, batch=2)
-    sd, sg = dense.new_state(2), grid.new_state(2)
-    with torch.inference_mode():
-        for frame in clip:
-            out = grid(frame, sg)
-            assert out.keep_fraction.eq(1).all()
-            torch.testing.assert_close(out.embedding, dense(frame, sd).embedding, atol=1e-5, rtol=0)
+    grid = make_arch("grid_C", tower, keep_fraction=1.0)
+    assert_equals_dense_when_keeping_all(grid, tower, moving_square_clip(frames=4, batch=2))
 
 
 @pytest.mark.parametrize("name", ["grid_C", "random_C"])

@@ -11,7 +11,11 @@ from neuroflow.baselines.pixel_gate import PixelC, PixelGate, pixel_difference
 from neuroflow.core.gate import GateConfig, RetinalGate
 from neuroflow.core.rows import stack_states
 from neuroflow.core.schedules import Warmup
-from tests.helpers import changed_patches, moving_square_clip
+from tests.helpers import (
+    assert_equals_dense_when_keeping_all,
+    changed_patches,
+    moving_square_clip,
+)
 
 
 def pixel_gate(reference="previous", normalise="absolute", **settings):
@@ -108,15 +112,9 @@ def test_per_stream_thresholds_and_schedules(tower):
 @pytest.mark.parametrize("source", ["tiny-siglip", "tiny-clip"])
 def test_threshold_zero_on_a_noisy_clip_keeps_all_and_equals_dense(source):
     tower = load_vision_model(source)
-    dense = make_arch("dense", tower)
     pixel = make_arch("pixel_C", tower, threshold=0.0, floor_tokens=0, reference="ema")
     clip = torch.rand(4, 2, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
-    sd, sp = dense.new_state(2), pixel.new_state(2)
-    with torch.inference_mode():
-        for frame in clip:
-            out = pixel(frame, sp)
-            assert out.keep_fraction.eq(1).all()
-            torch.testing.assert_close(out.embedding, dense(frame, sd).embedding, atol=1e-5, rtol=0)
+    assert_equals_dense_when_keeping_all(pixel, tower, clip)
 
 
 def test_surprise_is_the_score_and_streams_are_independent(tower):

@@ -87,3 +87,20 @@ def test_a_clip_served_twice_counts_once(tower, clips):
     per_clip = unique_clips(evaluator.tensors())
     assert all(len(v["hit"]) == 3 for v in per_clip.values())
     assert summary_rows(per_clip)[0]["clips"] == 3
+
+
+def test_the_originals_runs_of_a_batch_are_computed_once(tower, clips):
+    student = copy.deepcopy(tower)
+    probes = keep_probes(GateConfig(threshold=0.1, floor_tokens=2), [0.25])
+    evaluator = DistillEvaluator(_classifier(tower.hidden_size), probes)
+    calls, runs = [], evaluator._runs
+    evaluator._runs = lambda t, c: calls.append(t) or runs(t, c)
+    for _ in range(2):  # two validations of the same batch
+        evaluator.reset()
+        evaluator.update(tower, student, clips[:2], torch.tensor([0, 1]), cache_key=("val", 0))
+    assert [t is tower for t in calls] == [True, False, False]
+    uncached = DistillEvaluator(_classifier(tower.hidden_size), probes)
+    uncached.update(tower, student, clips[:2], torch.tensor([0, 1]))
+    cached, fresh = evaluator.tensors(), uncached.tensors()
+    assert list(cached) == list(fresh)
+    assert all(torch.equal(cached[k][f], fresh[k][f]) for k in fresh for f in fresh[k])
