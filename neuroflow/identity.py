@@ -132,6 +132,8 @@ def _weights_dir(source: str) -> Path | None:
         from neuroflow.models.mini_siglip import SHIPPED_DIR
 
         return SHIPPED_DIR
+    if source == "mini_lm":
+        return Path(neuroflow.__file__).resolve().parent / "assets" / "mini_lm"
     path = Path(source).expanduser()
     return path if path.is_dir() else None
 
@@ -308,6 +310,30 @@ def distill_identity(config: Mapping, model: Any = None) -> dict[str, Any]:
         "batch_size": config.get("batch_size"),
         "trainer": {k: trainer.get(k) for k in ("max_steps", "precision", "devices", "num_nodes")},
         "seed": config.get("seed"),
+    }
+    return _finish(identity)
+
+
+def llm_identity(config: Mapping, model: Any = None) -> dict[str, Any]:
+    """Everything that defines a ``neuroflow-llm`` run (what a resume must match).
+
+    Args:
+        config: The resolved config as a plain dict.
+        model: The causal LM (hashed when its source has no weight files).
+
+    Returns:
+        ``kind``, ``model`` (the lm node with the weights' hash), ``settings`` (every study
+        and text setting: the rows depend on them), ``seed``, the key and the provenance.
+    """
+    lm = dict(config.get("lm") or {})
+    digest, how = weights_hash(lm.get("source"), model)
+    skip = {"lm", "logger", "paths", "hydra", "verbose", "task_name", "threads"}
+    settings = {k: v for k, v in config.items() if k not in skip}
+    settings["lm"] = {k: v for k, v in lm.items() if k != "device"}
+    identity = {
+        "kind": "llm",
+        "model": {**lm, "weights_sha256": digest, "weights_from": how},
+        "settings": settings,
     }
     return _finish(identity)
 

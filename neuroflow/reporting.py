@@ -113,10 +113,12 @@ def load_results(root: str | Path) -> list[tuple[str, dict]]:
 
 
 def kind_of(data: Mapping[str, Any]) -> str | None:
-    """``"eval"``, ``"bench"`` or None (another tool's results, e.g. the glyph report or a
-    multi-stream benchmark, whose rows have their own columns)."""
+    """``"eval"``, ``"bench"``, ``"llm"`` or None (another tool's results, e.g. the glyph
+    report or a multi-stream benchmark, whose rows have their own columns)."""
     if (data.get("identity") or {}).get("benchmark") == "streams":
         return None
+    if (data.get("identity") or {}).get("kind") == "llm" and "tables" in data:
+        return "llm"
     if "sparse" in data and "dense" in data:
         return "eval"
     if isinstance(data.get("rows"), list) and isinstance(data.get("meta"), Mapping):
@@ -181,7 +183,7 @@ def _rows(root: str | Path, kind: str, points) -> list[dict]:  # noqa: ANN001
             key, ident = _identity(run, data)
             rows += [{"_key": key, **ident, **point, "run": run} for point in points(data)]
     if not rows:
-        label = "evaluation" if kind == "eval" else "benchmark"
+        label = {"eval": "evaluation", "bench": "benchmark"}.get(kind, kind)
         raise FileNotFoundError(f"no {label} results.json below {root}")
     return rows
 
@@ -213,11 +215,37 @@ def collect_bench(root: str | Path) -> pd.DataFrame:
     return _group(rows, ["_key", *BENCH_POINT], shown, BENCH_FIELDS)
 
 
-def collect_tables(root: str | Path) -> dict[str, pd.DataFrame]:
-    """``{"eval": ..., "bench": ...}``: the tables of the run kinds found below ``root``.
+def collect_llm(root: str | Path) -> dict[str, pd.DataFrame]:
+    """The language-model ablation's tables (``llm_similarity``, ``llm_perplexity``, ...):
+    every row of every ``neuroflow-llm`` run below ``root``, after the identity columns that
+    differ between the runs (the model always).
 
     Raises:
-        FileNotFoundError: Neither kind of finished run lies below ``root``.
+        FileNotFoundError: No finished ``neuroflow-llm`` run lies below ``root``.
+    """
+    from neuroflow.llm.report import COLUMNS
+
+    def points(data: Mapping[str, Any]) -> list[dict]:
+        return [{"_table": t, **r} for t, rows in data["tables"].items() for r in rows]
+
+    rows = _rows(root, "llm", points)
+    tables = {}
+    for table in dict.fromkeys(r["_table"] for r in rows):
+        part = [r for r in rows if r["_table"] == table]
+        fields = [c for c in COLUMNS.get(table, []) if any(c in r for r in part)]
+        fields += ["reason"] if any("reason" in r for r in part) else []
+        identity = [c for c in _identity_columns(part, {*fields, "run", "status"})]
+        shown = _varying(part, ("model",), identity)
+        tables[f"llm_{table}"] = pd.DataFrame(part)[[*shown, *fields, "run"]].set_index("run")
+    return tables
+
+
+def collect_tables(root: str | Path) -> dict[str, pd.DataFrame]:
+    """``{"eval": ..., "bench": ..., "llm_<table>": ...}``: the tables of the run kinds found
+    below ``root``.
+
+    Raises:
+        FileNotFoundError: No kind of finished run lies below ``root``.
     """
     tables = {}
     for kind, collect in (("eval", collect_runs), ("bench", collect_bench)):
@@ -225,8 +253,12 @@ def collect_tables(root: str | Path) -> dict[str, pd.DataFrame]:
             tables[kind] = collect(root)
         except FileNotFoundError:
             continue
+    try:
+        tables.update(collect_llm(root))
+    except FileNotFoundError:
+        pass
     if not tables:
-        raise FileNotFoundError(f"no evaluation or benchmark results.json below {root}")
+        raise FileNotFoundError(f"no evaluation, benchmark or llm results.json below {root}")
     return tables
 
 

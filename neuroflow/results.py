@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,56 @@ def _clean(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, str)):
         return value
     return str(value)
+
+
+class RowLog:
+    """Finished rows of a long run on disk (JSON lines), so an interrupted run resumes.
+
+    The settings that made the rows are kept beside them (``settings.json``); resuming with
+    other settings is refused rather than mixing rows of two runs.
+
+    Args:
+        path: The ``.jsonl`` file (its folder is created).
+        settings: JSON-able settings of the run.
+        key_fields: Row fields that identify a row (a later row with the same key wins).
+    """
+
+    def __init__(self, path: Path, settings: Mapping[str, Any], key_fields: Sequence[str]) -> None:
+        self.path, self.key_fields = Path(path), tuple(key_fields)
+        self.rows: dict[tuple, dict] = {}
+        identity = self.path.with_name("settings.json")
+        wanted = json.dumps(_clean(settings), sort_keys=True)
+        if identity.exists() and identity.read_text() != wanted:
+            raise ValueError(
+                f"{self.path.parent} holds a run with other settings ({identity}); choose another "
+                "output directory or repeat those settings to resume it"
+            )
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        identity.write_text(wanted)
+        if self.path.exists():
+            for line in self.path.read_text().splitlines():
+                row = json.loads(line)
+                self.rows[self.key(row)] = row
+
+    def key(self, row: Mapping[str, Any]) -> tuple:
+        """The identifying values of ``row`` (JSON text, so 0.5 and 0.50 agree)."""
+        return self._key(row.get(f) for f in self.key_fields)
+
+    @staticmethod
+    def _key(values: Iterable[Any]) -> tuple:
+        return tuple(json.dumps(_clean(v), sort_keys=True) for v in values)
+
+    def get(self, *values: Any) -> dict | None:
+        """The finished row whose key fields equal ``values``, or None."""
+        return self.rows.get(self._key(values))
+
+    def add(self, row: Mapping[str, Any]) -> dict:
+        """Keep ``row`` and append it to the file now."""
+        row = dict(row)
+        self.rows[self.key(row)] = row
+        with self.path.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+        return row
 
 
 class RunResults:

@@ -2,8 +2,9 @@
 
 python paper/make_tables.py outputs/t6_saturation_sweep --out paper/tables --name t6
 
-Evaluation runs go to ``<name>.*``, benchmark runs to ``<name>_bench.*``; one row per run
-identity (runs that differ in anything that defines them never share a row).
+Evaluation runs go to ``<name>.*``, benchmark runs to ``<name>_bench.*``, the language-model
+ablation's tables to ``<name>_llm_<table>.*``; one row per run identity (runs that differ in
+anything that defines them never share a row).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     for kind, frame in tables.items():
-        for path in write_tables(frame, args.out, args.name + SUFFIX[kind]):
+        for path in write_tables(frame, args.out, args.name + SUFFIX.get(kind, f"_{kind}")):
             print(path)
         print(f"\n{kind} ({len(frame)} rows)\n{frame.to_markdown(floatfmt='.3f')}\n")
     return 0

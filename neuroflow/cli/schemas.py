@@ -26,6 +26,8 @@ from neuroflow.distill.curriculum import Curriculum
 from neuroflow.distill.losses import DistillLoss
 from neuroflow.distill.optim import OptimSettings
 from neuroflow.distill.trainable import TrainableSpec
+from neuroflow.llm.study import StudySettings
+from neuroflow.llm.texts import TextSettings
 
 # BenchSettings fields that come from the model and gate groups instead of top-level keys.
 BENCH_MODEL_KEYS = {
@@ -259,12 +261,43 @@ class DistillSchema:
     paths: PathsSchema = field(default_factory=PathsSchema)
 
 
+@dataclass
+class LMSchema:
+    """The ``lm`` group: which causal LM, how it runs, and its gate/cache layer pairs."""
+
+    source: str = "mini_lm"
+    dtype: Optional[str] = None  # noqa: UP045
+    attn_implementation: str = "eager"
+    device: str = "cpu"
+    pairs: dict[str, list[int]] = field(default_factory=dict)
+
+
+_LLMOwn = schema_of(StudySettings, "_LLMOwn", skip=("pairs",))
+TextSchema = schema_of(TextSettings, "TextSchema")
+
+
+@dataclass
+class LLMSchema(_LLMOwn):  # type: ignore[valid-type, misc]
+    """``neuroflow-llm``: every :class:`StudySettings` field (pairs from the lm group) and
+    every :class:`TextSettings` field under ``text``."""
+
+    task_name: str = "llm"
+    threads: int = 2
+    seed: int = 0
+    verbose: bool = False
+    lm: LMSchema = field(default_factory=LMSchema)
+    text: TextSchema = field(default_factory=TextSchema)  # type: ignore[valid-type]
+    logger: LoggerSchema = field(default_factory=LoggerSchema)
+    paths: PathsSchema = field(default_factory=PathsSchema)
+
+
 SCHEMAS = {
     "eval": EvalSchema,
     "distill": DistillSchema,
     "bench": BenchSchema,
     "stream": StreamSchema,
     "baselines": BaselinesSchema,
+    "llm": LLMSchema,
 }
 
 

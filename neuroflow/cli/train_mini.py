@@ -11,13 +11,9 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
-import sys
-import time
 from dataclasses import replace
-from pathlib import Path
 
+from neuroflow.cli.shipping import add_output_options, command_line, output_dir, print_record
 from neuroflow.glyphs.io import SHIPPED_DIR
 from neuroflow.glyphs.recipe import Recipe, run_recipe, tiny_recipe
 
@@ -27,15 +23,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="neuroflow-train-mini", description=__doc__.split("\n")[0]
     )
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument(
-        "--out",
-        type=Path,
-        help="output directory (default: a new run dir under outputs/mini_siglip/)",
-    )
-    where.add_argument(
-        "--ship", action="store_true", help=f"write to the shipped model directory {SHIPPED_DIR}"
-    )
+    add_output_options(parser, SHIPPED_DIR, "outputs/mini_siglip")
     parser.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     parser.add_argument("--quick", action="store_true", help="toy sizes (pipeline check only)")
     parser.add_argument("--ce-steps", type=int, help="override the warm-start steps")
@@ -59,24 +47,12 @@ def build_recipe(args: argparse.Namespace) -> Recipe:
     return recipe
 
 
-def _print(record: dict) -> None:
-    print(
-        json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()}),
-        flush=True,
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the recipe and print the held-out accuracy; returns the exit code."""
     args = parse_args(argv)
-    if args.ship:
-        out = SHIPPED_DIR
-    elif args.out is not None:
-        out = args.out
-    else:
-        out = Path("outputs/mini_siglip") / time.strftime("%Y%m%d-%H%M%S")
-    command = shlex.join(["neuroflow-train-mini", *(argv if argv is not None else sys.argv[1:])])
-    meta = run_recipe(build_recipe(args), out, log=_print, command=command)
+    out = output_dir(args, SHIPPED_DIR, "outputs/mini_siglip")
+    command = command_line("neuroflow-train-mini", argv)
+    meta = run_recipe(build_recipe(args), out, log=print_record, command=command)
     held = meta["heldout"]
     print(
         f"saved {out}: held-out zero-shot top-1 {held['top1']:.4f} on {held['count']} images "

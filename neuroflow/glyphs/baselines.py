@@ -13,7 +13,6 @@ stopped (same settings; anything else is refused). ``neuroflow-baselines`` is th
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from neuroflow.glyphs.clips import ClipSet
 from neuroflow.glyphs.dataset import to_pixels
 from neuroflow.glyphs.matched import Matched, build_matched, frame_flops
 from neuroflow.glyphs.report import bits, clip_set, from_bits
+from neuroflow.results import RowLog
 
 METHODS = (
     "C",
@@ -78,38 +78,11 @@ class CompareSettings:
         return [REFERENCE] + [m for m in dict.fromkeys(self.methods) if m != REFERENCE]
 
 
-class RowStore:
+class RowStore(RowLog):
     """Finished rows on disk (``rows.jsonl``), keyed by variant, keep and method."""
 
     def __init__(self, path: Path, settings: CompareSettings) -> None:
-        self.path = path
-        self.rows: dict[tuple, dict] = {}
-        identity = path.with_name("settings.json")
-        wanted = json.dumps(asdict(settings), sort_keys=True)
-        if identity.exists() and identity.read_text() != wanted:
-            raise ValueError(
-                f"{path.parent} holds a run with other settings ({identity}); choose another "
-                "output directory or repeat those settings to resume it"
-            )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        identity.write_text(wanted)
-        if path.exists():
-            for line in path.read_text().splitlines():
-                row = json.loads(line)
-                self.rows[self.key(row)] = row
-
-    @staticmethod
-    def key(row: dict) -> tuple:
-        return row["variant"], row["keep_target"], row["method"]
-
-    def get(self, variant: str, keep: float | None, method: str) -> dict | None:
-        return self.rows.get((variant, keep, method))
-
-    def add(self, row: dict) -> dict:
-        self.rows[self.key(row)] = row
-        with self.path.open("a") as f:
-            f.write(json.dumps(row) + "\n")
-        return row
+        super().__init__(path, asdict(settings), ("variant", "keep_target", "method"))
 
 
 def method_row(

@@ -65,6 +65,7 @@ __all__ = [
     "TINY_KW",
     "ModelNotAvailableError",
     "check_model_dir",
+    "offline_message",
     "load_vision_language_model",
     "load_vision_model",
     "resolve_source",
@@ -142,16 +143,32 @@ def _is_path_like(source: str | Path) -> bool:
     return False
 
 
-def _offline_message(source: str, err: Exception) -> str:
+def offline_message(
+    source: str,
+    err: Exception,
+    *,
+    what: str = "model",
+    known: list[str] | None = None,
+    key: str = "model.source",
+) -> str:
+    """The error text for a hub id that is neither cached nor reachable: how to fetch it.
+
+    Args:
+        source: The hub id.
+        err: The loader's error (its text goes on the second line).
+        what: What failed to load (``"model"``, ``"causal LM"``).
+        known: The built-in source names (default: the registered vision sources).
+        key: The config key that takes a local path instead.
+    """
     # Everything needed to act goes in the first line: the CLI prints only first lines.
     local = f"models/{Path(source).name or 'model'}"
     download = DOWNLOAD_COMMAND.format(repo_id=source, local_dir=local)
+    names = ", ".join(known if known is not None else source_names())
     return (
-        f"could not load model {source!r}: it is not a registered source "
-        f"({', '.join(source_names())}) nor a local directory, and as a hub id it is not cached "
-        f"and the hub cannot be reached; on a machine with network run `{download}`, copy "
-        f"{local} here and pass its path (e.g. model.source=./{local})\n"
-        f"cause: {type(err).__name__}: {str(err).strip()}"
+        f"could not load {what} {source!r}: it is not a registered source ({names}) nor a "
+        f"local directory, and as a hub id it is not cached and the hub cannot be reached; on "
+        f"a machine with network run `{download}`, copy {local} here and pass its path (e.g. "
+        f"{key}=./{local})\ncause: {type(err).__name__}: {str(err).strip()}"
     )
 
 
@@ -209,7 +226,7 @@ def _from_pretrained(source: str, is_local: bool, load: Callable[[], object]) ->
                 f"could not read model directory {source}: {type(err).__name__}: {err}"
             ) from err
         message = _hub_weights_message(source, err)
-        raise ModelNotAvailableError(message or _offline_message(source, err)) from err
+        raise ModelNotAvailableError(message or offline_message(source, err)) from err
 
 
 def _label(source: str | Path, registered: bool, adapter: str | Path | None = None) -> str:

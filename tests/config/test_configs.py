@@ -91,7 +91,7 @@ def test_schedules_instantiate(name, tmp_path):
 def experiment_command(name: str) -> str:
     """The command an experiment's header runs it with (``neuroflow-eval``, ``neuroflow-bench``)."""
     header = (CONF_DIR / "experiment" / f"{name}.yaml").read_text().split("defaults:")[0]
-    commands = set(re.findall(r"neuroflow-(eval|bench|distill)\b", header))
+    commands = set(re.findall(r"neuroflow-(eval|bench|distill|llm)\b", header))
     assert len(commands) == 1, f"{name}: the header must name one command, found {commands}"
     return commands.pop()
 
@@ -103,6 +103,12 @@ def test_experiments_compose_with_the_command_in_their_header(name, tmp_path):
     assert cfg.task_name == name
     if command == "eval":
         assert cfg.hydra.sweeper.params, "paper-table evaluation experiments are multiruns"
+    elif command == "llm":
+        from neuroflow.cli.llm import study_settings, text_settings
+
+        settings, text = study_settings(cfg), text_settings(cfg)
+        assert settings.tables and all(len(p) >= 2 for p in settings.pairs.values())
+        assert text.source in ("heldout", "wikitext")
     elif command == "distill":
         instantiate(cfg.trainable), instantiate(cfg.curriculum), instantiate(cfg.loss)
         assert cfg.data.train.index_kwargs.subset == "train" and cfg.data.test.size
@@ -133,6 +139,9 @@ def test_debug_fast_composes(tmp_path):
         ("bench", "gate.target_keep=[0.1]", "target_keep"),
         ("stream", "windw=4", "windw"),
         ("stream", "max_frames=lots", "max_frames"),
+        ("llm", "drift_stps=4", "drift_stps"),
+        ("llm", "ppl_tokens=lots", "ppl_tokens"),
+        ("llm", "lm.pairs.bridge=[a]", "bridge"),
     ],
 )
 def test_bad_keys_fail_at_compose(config, override, key, tmp_path):

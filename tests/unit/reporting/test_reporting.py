@@ -148,4 +148,30 @@ def test_make_tables_writes_eval_and_bench_tables(tmp_path):
 def test_make_tables_on_nothing_is_one_error_line(tmp_path):
     done = make_tables(str(tmp_path), "--out", str(tmp_path / "out"))
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert done.stderr.strip().startswith("error: no evaluation or benchmark results.json")
+    assert done.stderr.strip().startswith("error: no evaluation, benchmark or llm results.json")
+
+
+def fake_llm(path: Path, source: str, ppl: float) -> None:
+    from neuroflow.identity import llm_identity
+
+    identity = llm_identity({"lm": {"source": source}, "thresholds": [0.65]})
+    rows = [
+        {"status": "ok", "domain": "code", "config": "dense", "ppl": ppl},
+        {"status": "not run", "domain": "code", "config": "inverted", "reason": "layer 0"},
+    ]
+    path.mkdir(parents=True)
+    (path / "results.json").write_text(
+        json.dumps({"identity": identity, "tables": {"perplexity": rows}})
+    )
+
+
+def test_llm_runs_get_one_table_per_study_table(tmp_path):
+    fake_llm(tmp_path / "a", "mini_lm", 5.0)
+    fake_llm(tmp_path / "b", "tiny-gpt2", 200.0)
+    fake_run(tmp_path / "eval", 0.7)
+    tables = collect_tables(tmp_path)
+    assert set(tables) == {"eval", "llm_perplexity"}
+    frame = tables["llm_perplexity"]
+    assert list(frame["model"]) == ["mini_lm", "mini_lm", "tiny-gpt2", "tiny-gpt2"]
+    assert list(frame["ppl"].dropna()) == [5.0, 200.0]
+    assert list(frame["status"]) == ["ok", "not run"] * 2 and "reason" in frame
