@@ -136,12 +136,17 @@ class BypassedAttention(nn.Module):
         if bypass.config.kv == "hole" and kwargs.get("attention_mask") is not None:
             kwargs = _mask_for_hole(kwargs, self.inner.layer_idx)
         out = self.inner(*args, **kwargs)
-        self._bypass[0].state.outputs[self.layer] = out[0][:, -1:].detach()
+        bypass.state.outputs[self.layer] = out[0][:, -1:].detach()
         return out
 
 
+def _cache_of(kwargs: dict):
+    """The KV cache a layer or model call received (transformers 5 names it ``cache``)."""
+    return kwargs.get("cache", kwargs.get("past_key_values"))
+
+
 def _cache(kwargs: dict):
-    cache = kwargs.get("cache", kwargs.get("past_key_values"))
+    cache = _cache_of(kwargs)
     if cache is None:
         raise RuntimeError("a bypass step needs the model's KV cache (call with use_cache=True)")
     return cache
@@ -150,7 +155,7 @@ def _cache(kwargs: dict):
 def _mask_for_hole(kwargs: dict, layer_idx: int) -> dict:
     # The model builds the mask from layer 0's cache length; a holed layer holds fewer keys.
     # Keep the newest columns (rows attend to everything before them when unpadded, batch 1).
-    cache = kwargs.get("cache", kwargs.get("past_key_values"))
+    cache = _cache_of(kwargs)
     mask = kwargs["attention_mask"]
     if cache is None or not torch.is_tensor(mask):
         return kwargs
@@ -185,7 +190,7 @@ class Bypass:
         ids = kwargs.get("input_ids", args[0] if args else None)
         if ids is None:
             ids = kwargs["inputs_embeds"]
-        cache = kwargs.get("cache", kwargs.get("past_key_values"))
+        cache = _cache_of(kwargs)
         new_sequence = cache is None or cache.get_seq_length() == 0
         if new_sequence:
             self.state.reset()

@@ -34,7 +34,17 @@ from neuroflow.models.loading import offline_message
 
 MINI_LM_DIR = Path(neuroflow.__file__).resolve().parent / "assets" / "mini_lm"
 EOS = "<|endoftext|>"
-_TINY = dict(hidden_size=32, num_attention_heads=4, num_hidden_layers=4, vocab_size=257)
+_TINY = dict(
+    hidden_size=32,
+    num_attention_heads=4,
+    num_hidden_layers=4,
+    vocab_size=257,
+    intermediate_size=64,
+    max_position_embeddings=512,
+    pad_token_id=256,
+    bos_token_id=256,
+    eos_token_id=256,
+)
 
 
 def byte_tokenizer() -> PreTrainedTokenizerFast:
@@ -50,42 +60,29 @@ def byte_tokenizer() -> PreTrainedTokenizerFast:
     )
 
 
+_TINY_MODELS = {  # one byte-token id (256) for bos / eos / pad, as byte_tokenizer()
+    "tiny-phi3": lambda: Phi3ForCausalLM(Phi3Config(**_TINY)),
+    "tiny-llama": lambda: LlamaForCausalLM(LlamaConfig(**_TINY, num_key_value_heads=2)),
+    "tiny-gpt2": lambda: GPT2LMHeadModel(
+        GPT2Config(
+            n_embd=32,
+            n_head=4,
+            n_layer=4,
+            vocab_size=257,
+            n_positions=512,
+            bos_token_id=256,
+            eos_token_id=256,
+        )
+    ),
+}
+
+
 def _tiny(name: str, seed: int) -> nn.Module:
     torch.manual_seed(seed)
-    if name == "tiny-phi3":
-        config = Phi3Config(
-            **_TINY,
-            intermediate_size=64,
-            max_position_embeddings=512,
-            pad_token_id=256,
-            bos_token_id=256,
-            eos_token_id=256,
-        )
-        return Phi3ForCausalLM(config)
-    if name == "tiny-llama":
-        config = LlamaConfig(
-            **_TINY,
-            intermediate_size=64,
-            num_key_value_heads=2,
-            max_position_embeddings=512,
-            pad_token_id=256,
-            bos_token_id=256,
-            eos_token_id=256,
-        )
-        return LlamaForCausalLM(config)
-    config = GPT2Config(
-        n_embd=32,
-        n_head=4,
-        n_layer=4,
-        vocab_size=257,
-        n_positions=512,
-        bos_token_id=256,
-        eos_token_id=256,
-    )
-    return GPT2LMHeadModel(config)
+    return _TINY_MODELS[name]()
 
 
-TINY_SOURCES = ("tiny-phi3", "tiny-gpt2", "tiny-llama")
+TINY_SOURCES = tuple(_TINY_MODELS)
 SOURCES = ("mini_lm", *TINY_SOURCES)
 
 

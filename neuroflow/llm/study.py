@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -309,20 +310,9 @@ def _bind(fn: Callable, *args) -> Callable[[], dict]:
     return partial(fn, *args)
 
 
-class _installed:
+def _installed(model: nn.Module, config: BypassConfig | None):
     """``with _installed(model, config) as bypass``: a bypass for the block (None: dense)."""
-
-    def __init__(self, model: nn.Module, config: BypassConfig | None) -> None:
-        self.model, self.config, self.bypass = model, config, None
-
-    def __enter__(self) -> Bypass | None:
-        if self.config is not None:
-            self.bypass = Bypass(self.model, self.config)
-        return self.bypass
-
-    def __exit__(self, *exc) -> None:
-        if self.bypass is not None:
-            self.bypass.remove()
+    return Bypass(model, config) if config is not None else nullcontext()
 
 
 __all__ = ["LMStudy", "PAPER_PROMPTS", "StudySettings", "TABLES", "Work"]
