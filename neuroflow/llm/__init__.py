@@ -8,19 +8,30 @@
     bypass = apply_bypass(model, gate_layer=1, cache_layers=[6], threshold=0.65)
     model.generate(**tokenizer("def f(x):", return_tensors="pt"), max_new_tokens=32)
     print(bypass.stats())
+
+The names load on first use, so ``neuroflow.llm.report`` (tables only, read by
+``paper/make_tables.py``) does not pull in torch and transformers.
 """
 
-from neuroflow.llm.bypass import Bypass, BypassConfig, apply_bypass
-from neuroflow.llm.loading import load_causal_lm
-from neuroflow.llm.metrics import greedy_decode, perplexity, teacher_forced_nll, token_drift
+from __future__ import annotations
 
-__all__ = [
-    "Bypass",
-    "BypassConfig",
-    "apply_bypass",
-    "greedy_decode",
-    "load_causal_lm",
-    "perplexity",
-    "teacher_forced_nll",
-    "token_drift",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Bypass": "bypass",
+    "BypassConfig": "bypass",
+    "apply_bypass": "bypass",
+    "load_causal_lm": "loading",
+    "greedy_decode": "metrics",
+    "perplexity": "metrics",
+    "teacher_forced_nll": "metrics",
+    "token_drift": "metrics",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'neuroflow.llm' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"neuroflow.llm.{_EXPORTS[name]}"), name)

@@ -18,7 +18,7 @@ def study(tmp_path_factory):
         (folder / f"{domain}.txt").write_text(f"{domain}: some held-out text. " * 30)
     model, tokenizer = load_causal_lm("tiny-phi3")
     texts = load_texts(
-        tokenizer, TextSettings(heldout_dir=str(folder), prompts_per_domain=1, prompt_tokens=12)
+        tokenizer, TextSettings(heldout_dir=str(folder), prompts_per_domain=0, prompt_tokens=12)
     )
     settings = StudySettings(
         pairs={"bridge": [1, 3], "inverted": [1, 0]},
@@ -26,7 +26,7 @@ def study(tmp_path_factory):
         kv_modes=["advance", "hole"],
         ppl_tokens=80,
         ppl_warmup=16,
-        drift_steps=10,
+        drift_steps=6,
         latency_thresholds=[-1.0],
         latency_steps=4,
         latency_repeats=1,
