@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from neuroflow.cli.app import hydra_command
+from neuroflow.cli.progress import progress_bar
 
 
 def settings_from(cfg: DictConfig) -> Any:
@@ -27,25 +26,6 @@ def settings_from(cfg: DictConfig) -> Any:
         batch=int(cfg.batch_size),
         seed=int(cfg.seed),
     )
-
-
-@contextlib.contextmanager
-def progress_bar(title: str, total: int) -> Iterator[Callable[[str], None]]:
-    """A rich progress bar; the yielded function starts the next step under a label."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, TimeElapsedColumn(), transient=False) as progress:
-        task = progress.add_task(title, total=total)
-        first = True
-
-        def advance(label: str) -> None:
-            nonlocal first
-            progress.update(task, advance=0 if first else 1, description=f"{title}: {label}")
-            first = False
-
-        yield advance
-        progress.update(task, completed=total, description=f"{title}: done")
 
 
 def run(cfg: DictConfig, run_dir: str | Path) -> int:

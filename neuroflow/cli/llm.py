@@ -15,7 +15,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from neuroflow.cli.app import hydra_command
-from neuroflow.cli.baselines import progress_bar
+from neuroflow.cli.progress import progress_bar
 
 log = logging.getLogger(__name__)
 

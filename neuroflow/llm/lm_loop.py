@@ -158,7 +158,9 @@ def train_lm(
 
 
 @torch.no_grad()
-def perplexity(model: Phi3ForCausalLM, ids: torch.Tensor, context: int, batch: int = 8) -> float:
+def windowed_perplexity(
+    model: Phi3ForCausalLM, ids: torch.Tensor, context: int, batch: int = 8
+) -> float:
     """Teacher-forced perplexity of the 1-D ``ids`` over non-overlapping windows.
 
     Each window of ``context`` tokens (the last one may be shorter) is one full-sequence

@@ -7,15 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 
+# Where a row sits: the text or prompt domain, then the bypass setting.
+_SETTING = ["config", "gate_layer", "cache_layers", "kv", "threshold"]
 COLUMNS = {
     "similarity": ["layer", "mean", "p10", "p50", "p90", "steps"],
     "perplexity": [
         "domain",
-        "config",
-        "gate_layer",
-        "cache_layers",
-        "kv",
-        "threshold",
+        *_SETTING,
         "ppl",
         "delta_ppl",
         "delta_ppl_pct",
@@ -28,11 +26,7 @@ COLUMNS = {
     ],
     "drift": [
         "domain",
-        "config",
-        "gate_layer",
-        "cache_layers",
-        "kv",
-        "threshold",
+        *_SETTING,
         "bypass_rate",
         "drift",
         "identical_share",
@@ -45,11 +39,7 @@ COLUMNS = {
         "status",
     ],
     "latency": [
-        "config",
-        "gate_layer",
-        "cache_layers",
-        "kv",
-        "threshold",
+        *_SETTING,
         "dense_ms",
         "bypass_ms",
         "speedup",

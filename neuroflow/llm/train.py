@@ -22,7 +22,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenize
 
 from neuroflow.llm.corpus import DOMAINS, Corpus, CorpusCaps, build_corpus
 from neuroflow.llm.lm_export import write_heldout, write_licences, write_meta
-from neuroflow.llm.lm_loop import LMSize, Optim, build_model, greedy, perplexity, train_lm
+from neuroflow.llm.lm_loop import LMSize, Optim, build_model, greedy, train_lm, windowed_perplexity
 from neuroflow.llm.tokenizer import build_tokenizer
 
 PROMPTS = {
@@ -99,7 +99,7 @@ def heldout_perplexities(
     out = {}
     for domain, text in texts.items():
         ids = torch.tensor(tok(text, add_special_tokens=False)["input_ids"][:max_tokens])
-        out[domain] = perplexity(model, ids, context)
+        out[domain] = windowed_perplexity(model, ids, context)
     return out
 
 
@@ -145,7 +145,9 @@ def run_recipe(
     log({"stage": "tokens", **{d: len(s) for d, s in streams.items()}})
 
     model = build_model(recipe.size, len(tok), tok.eos_token_id)
-    untrained = {d: perplexity(model, s[:4096], recipe.size.context) for d, s in streams.items()}
+    untrained = {
+        d: windowed_perplexity(model, s[:4096], recipe.size.context) for d, s in streams.items()
+    }
     params = sum(p.numel() for p in model.parameters())
     log({"stage": "model", "params": params})
     t = time.perf_counter()

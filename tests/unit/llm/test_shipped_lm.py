@@ -14,7 +14,7 @@ import neuroflow
 from neuroflow.llm.corpus import DOMAINS
 from neuroflow.llm.lm_export import read_heldout, read_meta
 from neuroflow.llm.lm_licence import is_permissive
-from neuroflow.llm.lm_loop import perplexity
+from neuroflow.llm.lm_loop import windowed_perplexity
 from neuroflow.llm.train import LMRecipe, heldout_perplexities
 
 SHIPPED = Path(neuroflow.__file__).parent / "assets" / "mini_lm"
@@ -56,7 +56,7 @@ def test_heldout_perplexity_is_reproduced_and_far_below_untrained(meta):
         assert check[domain] == pytest.approx(meta["heldout_ppl_check"][domain], rel=1e-4)
         text = read_heldout(SHIPPED)[domain]
         ids = torch.tensor(tok(text, add_special_tokens=False)["input_ids"][:512])
-        random_ppl = perplexity(untrained, ids, context)
+        random_ppl = windowed_perplexity(untrained, ids, context)
         assert random_ppl > 0.5 * model.config.vocab_size
         assert check[domain] < random_ppl / 20
 
