@@ -288,6 +288,25 @@ def stream_identity(config: Mapping, inputs: Iterable[str]) -> dict[str, Any]:
     return _finish(identity)
 
 
+def segment_identity(config: Mapping, inputs: Iterable[str]) -> dict[str, Any]:
+    """Everything that defines a ``neuroflow-segment`` run (see :mod:`neuroflow.identity`)."""
+    keys = ("start", "stride", "max_frames", "labels", "min_patches", "connectivity")
+    identity = {
+        "kind": "segment",
+        "method": _without(config.get("arch")),
+        "gate": _without(config.get("gate")),
+        "cache": _without(config.get("cache")),
+        "model": _model_node(config.get("model")),
+        "prompts": dict(config.get("prompts") or {}),
+        "inputs": list(config.get("inputs") or []),
+        "resolved_inputs": list(inputs),
+        **{k: config.get(k) for k in keys},
+        "glyphs": {k: config.get(k) for k in ("glyph_clips", "glyph_frames")},
+        "seed": config.get("seed"),
+    }
+    return _finish(identity)
+
+
 def distill_identity(config: Mapping, model: Any = None) -> dict[str, Any]:
     """Everything that defines a ``neuroflow-distill`` run (what a resume must match).
 
@@ -334,6 +353,33 @@ def llm_identity(config: Mapping, model: Any = None) -> dict[str, Any]:
         "kind": "llm",
         "model": {**lm, "weights_sha256": digest, "weights_from": how},
         "settings": settings,
+    }
+    return _finish(identity)
+
+
+def analysis_identity(config: Mapping, model: Any = None) -> dict[str, Any]:
+    """Everything that defines a ``neuroflow-analyze`` run (what a resume must match).
+
+    Args:
+        config: The resolved config as a plain dict.
+        model: The loaded model (hashed when its source has no weight files).
+
+    Returns:
+        ``kind``, ``model`` (with the weights' hash), ``gate``, ``cache``, ``dataset``,
+        ``prompts``, ``settings`` (the study's own settings), ``seed``, the key and the
+        provenance.
+    """
+    skip = {"model", "gate", "cache", "dataset", "prompts", "logger", "paths", "hydra"}
+    skip |= {"verbose", "task_name", "threads", "seed"}
+    identity = {
+        "kind": "analysis",
+        "model": _model_node(config.get("model"), model),
+        "gate": _without(config.get("gate")),
+        "cache": _without(config.get("cache")),
+        "dataset": _without(config.get("dataset")),
+        "prompts": dict(config.get("prompts") or {}),
+        "settings": {k: v for k, v in config.items() if k not in skip},
+        "seed": config.get("seed"),
     }
     return _finish(identity)
 

@@ -36,7 +36,17 @@ CONF_MODULE = "neuroflow.conf"
 # Flags after which Hydra prints something and exits, or that a pre-check cannot follow.
 _NO_CHECK = ("--help", "-h", "--hydra-help", "--info", "-i", "--shell-completion", "-sc")
 _MULTIRUN = ("--multirun", "-m")
-_VALUE_FLAGS = ("--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd")
+# Flags followed by a value (`--cfg job`): the value is not an override.
+_VALUE_FLAGS = (
+    "--config-path",
+    "-cp",
+    "--config-name",
+    "-cn",
+    "--config-dir",
+    "-cd",
+    "--cfg",
+    "-c",
+)
 
 
 def _overrides(argv: list[str]) -> list[str] | None:

@@ -18,6 +18,7 @@ from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
 
+from neuroflow.analysis.study import AnalysisSettings
 from neuroflow.bench.streams import StreamBenchSettings
 from neuroflow.bench.suite import BenchSettings
 from neuroflow.core.cache import CorticalCache
@@ -328,3 +329,58 @@ class BenchStreamsSchema(_BenchStreamsOwn):  # type: ignore[valid-type, misc]
 
 
 SCHEMAS["bench_streams"] = BenchStreamsSchema
+
+
+_AnalyzeOwn = schema_of(AnalysisSettings, "_AnalyzeOwn")
+
+
+@dataclass
+class AnalyzeSchema(_AnalyzeOwn):  # type: ignore[valid-type, misc]
+    """``neuroflow-analyze``: every :class:`AnalysisSettings` field, with the model, gate,
+    cache, dataset and prompts groups of the evaluation."""
+
+    task_name: str = "analyze"
+    seed: int = 0
+    verbose: bool = False
+    model: ModelSchema = field(default_factory=ModelSchema)
+    gate: GateSchema = field(default_factory=GateSchema)  # type: ignore[valid-type]
+    cache: CacheSchema = field(default_factory=CacheSchema)  # type: ignore[valid-type]
+    dataset: Any = None
+    prompts: PromptsSchema = field(default_factory=PromptsSchema)
+    logger: LoggerSchema = field(default_factory=LoggerSchema)
+    paths: PathsSchema = field(default_factory=PathsSchema)
+
+
+SCHEMAS["analyze"] = AnalyzeSchema
+
+
+@dataclass
+class SegmentSchema:
+    """``neuroflow-segment``: emergent segmentation of videos."""
+
+    task_name: str = "segment"
+    inputs: list[str] = field(default_factory=lambda: ["glyphs"])
+    labels: Optional[str] = None  # noqa: UP045 (OmegaConf needs typing.Optional)
+    glyph_clips: int = 4
+    glyph_frames: int = 16
+    start: int = 0
+    stride: int = 1
+    max_frames: Optional[int] = None  # noqa: UP045
+    min_patches: int = 2
+    connectivity: int = 8
+    top_k: int = 3
+    track_distance: Optional[float] = 0.25  # noqa: UP045
+    sheet_frames: int = 8
+    sheet_max_side: int = 320
+    seed: int = 0
+    verbose: bool = False
+    model: ModelSchema = field(default_factory=ModelSchema)
+    arch: Any = None
+    gate: GateSchema = field(default_factory=GateSchema)  # type: ignore[valid-type]
+    cache: CacheSchema = field(default_factory=CacheSchema)  # type: ignore[valid-type]
+    prompts: PromptsSchema = field(default_factory=PromptsSchema)
+    logger: LoggerSchema = field(default_factory=LoggerSchema)
+    paths: PathsSchema = field(default_factory=PathsSchema)
+
+
+SCHEMAS["segment"] = SegmentSchema

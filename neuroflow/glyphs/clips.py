@@ -103,8 +103,19 @@ class ClipSet:
         return len(self.labels)
 
     def patch_motion(self, patch: int) -> Tensor:
-        """``[n, T, N]`` bool: patches containing any changed pixel."""
-        return patch_mask(torch.as_tensor(self.motion), patch)
+        """``[n, T, N]`` bool: patches containing any pixel with object motion."""
+        return self.patch_truth(patch, "motion")
+
+    def patch_truth(self, patch: int, which: str = "motion") -> Tensor:
+        """``[n, T, N]`` bool ground truth per patch: any pixel of ``which`` set.
+
+        Args:
+            patch: Patch size of the model (pixels).
+            which: ``"motion"`` (object motion) or ``"changed"`` (motion plus camera pan).
+        """
+        if which not in ("motion", "changed"):
+            raise ValueError(f"which must be 'motion' or 'changed', got {which!r}")
+        return patch_mask(torch.as_tensor(getattr(self, which)), patch)
 
 
 def patch_mask(mask: Tensor, patch: int) -> Tensor:

@@ -16,7 +16,18 @@ import pytest
 import neuroflow
 
 ROOT = Path(neuroflow.__file__).resolve().parent
-LIBRARY = ("core", "models", "archs", "baselines", "eval", "data", "viz", "stream", "llm")
+LIBRARY = (
+    "core",
+    "models",
+    "archs",
+    "baselines",
+    "eval",
+    "data",
+    "viz",
+    "stream",
+    "llm",
+    "analysis",
+)
 TOOLING = ("hydra", "omegaconf", "wandb")
 LIGHTNING = ("lightning", "pytorch_lightning")
 UPPER = tuple(f"neuroflow.{name}" for name in ("glyphs", "bench", "lit", "cli"))

@@ -82,8 +82,14 @@ def test_patch_mask_reduces_pixels_to_patches():
     mask[0, 5, 2] = True
     patches = patch_mask(mask, 4)
     assert patches.shape == (1, 4) and patches[0].tolist() == [False, False, True, False]
-    clips = make_clips(1, ClipSpec(frames=3), seed=0)
+    clips = make_clips(1, ClipSpec(frames=3, pan=4.0), seed=0)
     assert clips.patch_motion(4).shape == (1, 3, 64)
+    assert torch.equal(clips.patch_motion(4), patch_mask(torch.as_tensor(clips.motion), 4))
+    changed = clips.patch_truth(4, "changed")
+    assert torch.equal(changed, patch_mask(torch.as_tensor(clips.changed), 4))
+    assert changed.sum() > clips.patch_motion(4).sum()  # the pan changes the background too
+    with pytest.raises(ValueError, match="which"):
+        clips.patch_truth(4, "glyph")
     with pytest.raises(ValueError, match="multiple of the patch"):
         patch_mask(torch.zeros(1, 6, 6, dtype=torch.bool), 4)
 
