@@ -21,7 +21,7 @@ import pandas as pd
 from neuroflow import reporting
 from neuroflow.paper.wandb_runs import write_wandb_runs
 
-KINDS = ("eval", "bench", "llm", "analysis", "baselines", "distill", "glyphs")
+KINDS = ("eval", "bench", "llm", "analysis", "baselines", "distill", "glyphs", "segment")
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,8 @@ def kind_of(data: Mapping[str, Any]) -> str | None:
         return "distill"
     if isinstance(data.get("modes"), Mapping) and isinstance(data.get("variants"), Mapping):
         return "glyphs"
+    if identity.get("kind") == "segment" and isinstance(data.get("summary"), Mapping):
+        return "segment"
     return None
 
 

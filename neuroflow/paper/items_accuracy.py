@@ -164,10 +164,10 @@ ACCURACY_ITEMS: tuple[PaperItem, ...] = (
     ),
     PaperItem(
         "X2",
-        "Emergent motion segmentation (active mask vs motion, IoU)",
+        "Emergent segmentation (clusters of active patches, labelled zero-shot)",
         "none: DAVIS / MOT17 evaluation named as future work (§6)",
-        _analyze("gate_quality", "model=siglip_base_p16_224"),
-        _offline_analyze("gate_quality"),
+        "neuroflow-segment 'inputs=[<video>]' model=siglip_base_p16_224 labels=<labels>",
+        "neuroflow-segment && " + _offline_analyze("gate_quality"),
         "not in the paper: qualitative only (§6)",
         ours.segmentation,
     ),

@@ -4,6 +4,8 @@ behind the paper's laws (T1-T10, T18), compute vs accuracy (F2) and gate quality
 
 from __future__ import annotations
 
+import pandas as pd
+
 from neuroflow.paper.collect import Collected
 from neuroflow.paper.ours import (
     analysis_table,
@@ -38,6 +40,11 @@ def arch_d(c: Collected) -> str | None:
     rows = eval_rows(c, "C", "D")
     if rows is None or "D" not in set(rows["arch"]):
         return None
+    # Arch C only at the gate settings Arch D ran with: the comparison the table makes.
+    arch_d_rows = rows[rows["arch"] == "D"]
+    keys = [k for k in ("threshold", "ema_decay") if k in rows]
+    same_gate = rows[rows["arch"] == "C"].merge(arch_d_rows[keys].drop_duplicates(), on=keys)
+    rows = pd.concat([same_gate, arch_d_rows]) if keys else rows
     cells = "; ".join(eval_row_text(r) for _, r in rows.iterrows())
     text = f"{model_tag(rows)}{dense_text(rows)}; {cells}"
     bench = bench_rows(c, "C", "D")
@@ -255,5 +262,15 @@ def gate_quality(c: Collected) -> str | None:
 
 
 def segmentation(c: Collected) -> str | None:
-    """X2: IoU of the active mask with ground-truth motion (analysis)."""
-    return _gate_scores(c, ("iou",))
+    """X2: cluster labels of ``neuroflow-segment`` runs, and the active mask's IoU (analysis)."""
+    cells = []
+    for run in c.of_kind("segment"):
+        s = run.data["summary"]
+        if s.get("cluster_accuracy") is None:
+            continue
+        cells.append(
+            f"cluster label = the clip's class {pct(s['cluster_accuracy'])} of "
+            f"{s['graded_clusters']} clusters (whole frame {pct(s['frame_accuracy'])}), "
+            f"{s['clusters_per_frame']:.2f} clusters per frame"
+        )
+    return join_parts(["; ".join(cells) or None, _gate_scores(c, ("iou",))])

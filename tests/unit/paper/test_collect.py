@@ -127,3 +127,18 @@ def test_committed_experiments_are_read():
     # The committed distillation: Arch B 0.405 -> 0.900 at the max-sparse point, dense 1.0 -> 0.995.
     text = item("T13").our_numbers(c)
     assert "40.5% -> 90.0%" in text and "100.0% -> 99.5%" in text
+
+
+def test_a_segment_run_fills_the_segmentation_row(tmp_path):
+    summary = {
+        "cluster_accuracy": 0.75,
+        "graded_clusters": 8,
+        "frame_accuracy": 1.0,
+        "clusters_per_frame": 1.5,
+    }
+    data = {"identity": {"kind": "segment"}, "summary": summary}
+    assert kind_of(data) == "segment"
+    (tmp_path / "seg").mkdir()
+    (tmp_path / "seg" / "results.json").write_text(json.dumps(data))
+    text = item("X2").our_numbers(collect([tmp_path]))
+    assert "75.0% of 8 clusters (whole frame 100.0%)" in text and "1.50 clusters" in text
