@@ -35,7 +35,7 @@ _EXPORTS = {
     "failure_classes": "failure",
     "failure_quartiles": "failure",
     "mask_quality": "gate_quality",
-    "clusters": "segmentation",
+    "clusters": "patch_clusters",
     "label_clusters": "segmentation",
     "segment_stream": "segmentation",
 }

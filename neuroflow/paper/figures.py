@@ -74,6 +74,7 @@ def draw_all(c: Collected, out_dir: str | Path) -> dict[str, Path | str]:
     for spec in FIGURES:
         path = Path(out_dir) / f"{spec.name}.png"
         try:
+            # Undecorated, a figure raises MissingRuns: its message is what the report shows.
             out[spec.name] = spec.draw.__wrapped__(c, path)
         except MissingRuns as err:
             log.info("figure %s skipped: %s", spec.name, err)
