@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 _BLOCK, _HEADER, _FULL, _LAST = 32768, 7, 1, 4
 
 
-def _payloads(raw: bytes) -> Iterable[bytes]:
+def payloads(raw: bytes) -> Iterable[bytes]:
+    """The complete records of a W&B transaction log (a record still being written is left out)."""
     if raw[:4] != b":W&B":
         raise ValueError("not a W&B transaction log")
     pos, pending = _HEADER, b""
@@ -32,6 +33,8 @@ def _payloads(raw: bytes) -> Iterable[bytes]:
             pos += left
             continue
         length, kind = int.from_bytes(raw[pos + 4 : pos + 6], "little"), raw[pos + 6]
+        if pos + _HEADER + length > len(raw):  # the writer has not finished this record yet
+            return
         pending += raw[pos + _HEADER : pos + _HEADER + length]
         pos += _HEADER + length
         if kind in (_FULL, _LAST):
@@ -44,7 +47,7 @@ def _from_log(log_file: Path) -> tuple[dict, dict, str]:
     from wandb.proto import wandb_internal_pb2 as pb
 
     config, summary, job_type = {}, {}, ""
-    for payload in _payloads(log_file.read_bytes()):
+    for payload in payloads(log_file.read_bytes()):
         record = pb.Record()
         record.ParseFromString(payload)
         kind = record.WhichOneof("record_type")

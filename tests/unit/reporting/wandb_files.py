@@ -8,15 +8,12 @@ tables and images land as files under ``files/media``. This decodes the log's bl
 from __future__ import annotations
 
 import json
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from wandb.proto import wandb_internal_pb2 as pb
 
-_BLOCK = 32768
-_HEADER = 7  # ":W&B" + magic (2 bytes) + version (1 byte); each record header is 7 bytes too
-_FULL, _LAST = 1, 4
+from neuroflow.paper.wandb_runs import payloads
 
 
 @dataclass
@@ -42,23 +39,6 @@ class OfflineRun:
         return sorted(p.name.rsplit("_", 2)[0] for p in self.files.glob("media/images/**/*.png"))
 
 
-def _payloads(raw: bytes):
-    if raw[:4] != b":W&B":
-        raise ValueError("not a W&B transaction log")
-    pos, pending = _HEADER, b""
-    while pos + _HEADER <= len(raw):
-        left = _BLOCK - pos % _BLOCK
-        if left < _HEADER:  # the block's tail is padding
-            pos += left
-            continue
-        _, length, kind = struct.unpack("<IHB", raw[pos : pos + _HEADER])
-        pending += raw[pos + _HEADER : pos + _HEADER + length]
-        pos += _HEADER + length
-        if kind in (_FULL, _LAST):
-            yield pending
-            pending = b""
-
-
 def _key(item) -> str:
     return "/".join(item.nested_key) if item.nested_key else item.key
 
@@ -67,7 +47,7 @@ def read_offline_run(run_dir: Path) -> OfflineRun:
     """Decode ``run_dir`` (an ``offline-run-*`` folder): name, group, config and summary."""
     out = OfflineRun(files=run_dir / "files")
     (log,) = run_dir.glob("run-*.wandb")
-    for payload in _payloads(log.read_bytes()):
+    for payload in payloads(log.read_bytes()):
         record = pb.Record()
         record.ParseFromString(payload)
         kind = record.WhichOneof("record_type")
