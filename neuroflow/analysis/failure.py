@@ -134,6 +134,20 @@ def _gap_interval(group: pd.DataFrame, resamples: int, seed: int) -> tuple[float
     return 100.0 * low, 100.0 * high
 
 
+def _gap_cells(group: pd.DataFrame, resamples: int, seed: int) -> dict[str, float]:
+    """Clips, dense and sparse top-1, and the gap (pp) with its paired interval, of one group."""
+    low, high = _gap_interval(group, resamples, seed)
+    dense, sparse = float(group["dense"].mean()), float(group["sparse"].mean())
+    return {
+        "clips": len(group),
+        "dense_top1": dense,
+        "sparse_top1": sparse,
+        "gap_pp": 100.0 * (dense - sparse),
+        "gap_ci_low": low,
+        "gap_ci_high": high,
+    }
+
+
 def failure_classes(
     labels: Sequence[int] | np.ndarray,
     class_names: Sequence[str] | None,
@@ -175,19 +189,7 @@ def failure_classes(
     for name, group in table.groupby("class", sort=True):
         if len(group) < min_clips:
             continue
-        low, high = _gap_interval(group, resamples, seed)
-        dense, sparse = float(group["dense"].mean()), float(group["sparse"].mean())
-        rows.append(
-            {
-                "class": name,
-                "clips": len(group),
-                "dense_top1": dense,
-                "sparse_top1": sparse,
-                "gap_pp": 100.0 * (dense - sparse),
-                "gap_ci_low": low,
-                "gap_ci_high": high,
-            }
-        )
+        rows.append({"class": name, **_gap_cells(group, resamples, seed)})
     columns = ["class", "clips", "dense_top1", "sparse_top1", "gap_pp", "gap_ci_low", "gap_ci_high"]
     out = pd.DataFrame(rows, columns=columns)
     return out.sort_values(["gap_pp", "class"], ascending=[False, True], ignore_index=True)
@@ -233,22 +235,9 @@ def failure_quartiles(
         bins, edges = pd.qcut(v[keep], 4, labels=False, retbins=True, duplicates="drop")
         sub = hits[keep].assign(bin=bins)
         for b, group in sub.groupby("bin", sort=True):
-            low, high = _gap_interval(group, resamples, seed)
-            dense, sparse = float(group["dense"].mean()), float(group["sparse"].mean())
-            rows.append(
-                {
-                    "measure": measure,
-                    "quartile": int(b) + 1,
-                    "low": float(edges[int(b)]),
-                    "high": float(edges[int(b) + 1]),
-                    "clips": len(group),
-                    "dense_top1": dense,
-                    "sparse_top1": sparse,
-                    "gap_pp": 100.0 * (dense - sparse),
-                    "gap_ci_low": low,
-                    "gap_ci_high": high,
-                }
-            )
+            bounds = {"low": float(edges[int(b)]), "high": float(edges[int(b) + 1])}
+            cells = _gap_cells(group, resamples, seed)
+            rows.append({"measure": measure, "quartile": int(b) + 1, **bounds, **cells})
     table = pd.DataFrame(rows)
     table.attrs["dropped"] = dropped
     return table
