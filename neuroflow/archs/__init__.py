@@ -25,15 +25,18 @@ from neuroflow.archs.registry import (
     method_settings,
     register_method,
     registered,
+    takes_refresh,
     unregister_method,
 )
 from neuroflow.core.cache import CorticalCache
 from neuroflow.core.gate import GateConfig
 from neuroflow.core.protocols import Gate
+from neuroflow.core.refresh import EventRefresh
 from neuroflow.models.tower import VisionTower
 
 GATE_SETTINGS = tuple(f.name for f in fields(GateConfig))
 CACHE_SETTINGS = ("cache_mode", "cache_alpha")
+REFRESH_SETTINGS = tuple(f"refresh_{f.name}" for f in fields(EventRefresh))
 
 
 def make_arch(
@@ -42,6 +45,7 @@ def make_arch(
     *,
     gate: Gate | GateConfig | None = None,
     cache: CorticalCache | None = None,
+    refresh: EventRefresh | None = None,
     seed: int = 0,
     **settings: Any,
 ) -> Architecture:
@@ -55,6 +59,9 @@ def make_arch(
             a :class:`GateConfig`; when None, the gate settings among ``settings`` build one.
         cache: Cortical-cache policy of methods that keep a cache (C, D); or pass
             ``cache_mode`` / ``cache_alpha``.
+        refresh: Event-triggered refresh of methods that take one (C, D, E); or pass its
+            fields prefixed ``refresh_`` (``refresh_signal``, ``refresh_trigger``,
+            ``refresh_response``, ``refresh_budget``).
         seed: Seed of stochastic gates (random keep); the retinal gate ignores it.
         **settings: Gate settings (fields of :class:`GateConfig`: ``threshold``,
             ``ema_decay``, ``mode``, ``keep_fraction``, ``floor_tokens``, ...), cache settings
@@ -74,8 +81,11 @@ def make_arch(
     cache_kwargs = {
         k.removeprefix("cache_"): settings.pop(k) for k in CACHE_SETTINGS if k in settings
     }
+    refresh = _refresh(cls, refresh, settings)
     _reject(cls, [k for k in settings if k not in own], "")
     kwargs: dict[str, Any] = dict(settings)
+    if refresh is not None:
+        kwargs["refresh"] = refresh
     if cls.uses_gate:
         kwargs["gate"] = _gate(cls, gate, gate_kwargs, seed)
     else:
@@ -88,6 +98,21 @@ def make_arch(
         extra = [*(f"cache_{k}" for k in cache_kwargs), *(["cache"] if cache is not None else [])]
         _reject(cls, extra, "keeps no cache: ")
     return cls(tower, **kwargs)
+
+
+def _refresh(cls: type[Architecture], refresh: Any, settings: dict) -> EventRefresh | None:
+    """The event-triggered refresh: as given, or from ``refresh_*`` settings."""
+    fields_given = {
+        k.removeprefix("refresh_"): settings.pop(k) for k in REFRESH_SETTINGS if k in settings
+    }
+    if refresh is None and not fields_given:
+        return None
+    if not takes_refresh(cls):
+        given = [*(f"refresh_{k}" for k in fields_given), *(["refresh"] if refresh else [])]
+        _reject(cls, given, "takes no event-triggered refresh: ")
+    if refresh is not None and fields_given:
+        raise ValueError("pass either a refresh object or refresh_* settings, not both")
+    return refresh if refresh is not None else EventRefresh(**fields_given)
 
 
 def _gate(cls: type[Architecture], gate: Any, gate_kwargs: dict, seed: int) -> Gate:
@@ -111,7 +136,8 @@ def accepted_settings(cls: type[Architecture]) -> tuple[str, ...]:
     """Every keyword ``make_arch`` accepts for ``cls`` besides ``gate``/``cache``/``seed``."""
     gate = GATE_SETTINGS if cls.uses_gate else ()
     cache = CACHE_SETTINGS if cls.uses_cache else ()
-    return tuple(dict.fromkeys((*method_settings(cls), *gate, *cache)))
+    refresh = REFRESH_SETTINGS if takes_refresh(cls) else ()
+    return tuple(dict.fromkeys((*method_settings(cls), *gate, *cache, *refresh)))
 
 
 def _reject(cls: type[Architecture], names: list[str], why: str) -> None:
@@ -141,5 +167,6 @@ __all__ = [
     "method_settings",
     "register_method",
     "registered",
+    "takes_refresh",
     "unregister_method",
 ]

@@ -50,8 +50,13 @@ class StreamState:
 
     # Per-stream rows (attribute -> batch axis; "state": a nested state), for stacking the
     # states of separate streams into one batch (neuroflow.core.rows).
-    ROWS: ClassVar[dict[str, int | str]] = {"gate": "state", "cache": 0, "anchors": 1}
-    LAZY_ROWS: ClassVar[tuple[str, ...]] = ("cache", "anchors")
+    ROWS: ClassVar[dict[str, int | str]] = {
+        "gate": "state",
+        "cache": 0,
+        "anchors": 1,
+        "previous": 0,
+    }
+    LAZY_ROWS: ClassVar[tuple[str, ...]] = ("cache", "anchors", "previous")
 
     def __init__(self, batch: int, gate: Gate | None) -> None:
         if int(batch) != batch or batch < 1:
@@ -60,6 +65,8 @@ class StreamState:
         self.gate: GateStateLike | None = gate.new_state(batch) if gate is not None else None
         self.cache: Tensor | None = None
         self.anchors: Tensor | None = None
+        # The last pooled embedding, for refresh signals that watch its change.
+        self.previous: Tensor | None = None
         self.grid: tuple[int, int] | None = None
 
     def reset(self, streams: Sequence[int] | None = None) -> None:
@@ -85,11 +92,13 @@ class StreamState:
             self.gate.reset()
             self.cache = None
             self.anchors = None
+            self.previous = None
         self.grid = grid
 
     def nbytes(self) -> int:
         """Bytes of per-stream state held for all streams."""
-        own = sum(t.numel() * t.element_size() for t in (self.cache, self.anchors) if t is not None)
+        rows = (self.cache, self.anchors, self.previous)
+        own = sum(t.numel() * t.element_size() for t in rows if t is not None)
         return own + (self.gate.nbytes() if self.gate is not None else 0)
 
     def buffer(self, name: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
@@ -255,6 +264,8 @@ class Architecture(nn.Module):
         """Run the gate on the frame's layer-0 features (a change of grid resets the streams)."""
         assert self.gate is not None and state.gate is not None
         state.follow_grid(emb.grid)
+        if hasattr(state.gate, "grid"):  # gate states that lay patches out (GateState) read it
+            state.gate.grid = emb.grid
         return self.gate.step(emb.gate_features(self.gate.config.signal), state.gate)
 
     def full_keep(self, keep: Tensor) -> Tensor:

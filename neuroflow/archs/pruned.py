@@ -6,6 +6,9 @@
 * **D** runs the first ``dense_layers`` blocks on every token, the rest on the active
   tokens only, then pools over the cache like C.
 
+C and D take an optional event-triggered refresh (:mod:`neuroflow.core.refresh`): after
+each frame a signal per stream decides whether the next frame recomputes stale entries.
+
 Active tokens of different streams are packed into one sequence; attention stays within
 each stream.
 """
@@ -19,8 +22,10 @@ from torch import Tensor
 from neuroflow.archs.base import Architecture, ArchOutput, StreamState
 from neuroflow.archs.registry import register_method
 from neuroflow.core.cache import CorticalCache
+from neuroflow.core.gate import GateOutput
 from neuroflow.core.packing import Packing, make_packing, pack, to_layout
 from neuroflow.core.protocols import Gate
+from neuroflow.core.refresh import EventRefresh, embedding_change, output_drift, surprise_mass
 from neuroflow.models.tower import Embedded, VisionTower
 
 
@@ -68,30 +73,71 @@ class ArchC(ArchB):
         tower: The vision tower.
         gate: The retinal gate (must keep the first frame dense: it fills the cache).
         cache: Cache write policy.
+        refresh: Event-triggered refresh of stale cache entries (None: no refresh).
     """
 
     name = "C"
     uses_cache = True
     pools = "all"
 
-    def __init__(self, tower: VisionTower, gate: Gate, cache: CorticalCache | None = None):
+    def __init__(
+        self,
+        tower: VisionTower,
+        gate: Gate,
+        cache: CorticalCache | None = None,
+        refresh: EventRefresh | None = None,
+    ):
         if not gate.config.dense_first_frame:
             raise ValueError(f"Arch {self.name} needs dense_first_frame=True to fill its cache")
+        if refresh is not None and not hasattr(gate.new_state(1), "request_refresh"):
+            raise ValueError(
+                f"an event-triggered refresh needs a gate whose state takes refresh requests "
+                f"(the retinal gate's); {type(gate).__name__} does not"
+            )
         super().__init__(tower, gate)
         self.cache = cache if cache is not None else CorticalCache()
+        self.refresh = refresh
 
     def cached_pool(
-        self, hidden: Tensor, packing: Packing, fresh: Tensor, emb: Embedded, state: StreamState
+        self, hidden: Tensor, packing: Packing, gated: GateOutput, emb: Embedded, state: StreamState
     ) -> Tensor:
-        """Write the active outputs into the stream cache and pool over every slot."""
+        """Write the active outputs into the stream cache, pool over every slot, and let the
+        refresh (if any) schedule the next frame's response."""
         buffer = state.buffer("cache", tuple(emb.tokens.shape), hidden)
-        self.cache.write(buffer, hidden, packing, fresh)
-        return self.tower.fast_pool(buffer)
+        watch_drift = self.refresh is not None and self.refresh.signal == "drift"
+        before = pack(buffer, packing) if watch_drift else None
+        self.cache.write(buffer, hidden, packing, gated.first_frame)
+        pooled = self.tower.fast_pool(buffer)
+        if self.refresh is not None:
+            self.schedule_refresh(pooled, gated, state, before, hidden, packing)
+        return pooled
+
+    def schedule_refresh(
+        self,
+        pooled: Tensor,
+        gated: GateOutput,
+        state: StreamState,
+        before: Tensor | None,
+        hidden: Tensor,
+        packing: Packing,
+    ) -> None:
+        """Measure the refresh signal of every stream and schedule the response where it fires."""
+        assert self.refresh is not None
+        signal = self.refresh.signal
+        if signal == "drift":
+            assert before is not None
+            value = output_drift(before, hidden, packing)
+        elif signal == "pooled":
+            value = embedding_change(state.previous, pooled)
+            state.previous = pooled.detach().clone()
+        else:
+            value = surprise_mass(gated.surprise)
+        self.refresh.respond(state.gate, self.refresh.fired(value, gated.first_frame))
 
     def step(self, emb: Embedded, state: StreamState) -> ArchOutput:
         gated = self.gate_step(emb, state)
         hidden, packing = self.sparse_encode(emb.tokens, gated.keep_mask)
-        pooled = self.cached_pool(hidden, packing, gated.first_frame, emb, state)
+        pooled = self.cached_pool(hidden, packing, gated, emb, state)
         return self.output(pooled, gated, emb)
 
 
@@ -105,6 +151,7 @@ class ArchD(ArchC):
         cache: Cache write policy.
         dense_layers: Number of leading blocks run densely (0 gives Arch C); None runs
             half of the blocks densely.
+        refresh: Event-triggered refresh of stale cache entries (None: no refresh).
     """
 
     name = "D"
@@ -115,8 +162,9 @@ class ArchD(ArchC):
         gate: Gate,
         cache: CorticalCache | None = None,
         dense_layers: int | None = None,
+        refresh: EventRefresh | None = None,
     ):
-        super().__init__(tower, gate, cache)
+        super().__init__(tower, gate, cache, refresh)
         if dense_layers is None:
             dense_layers = len(tower.blocks) // 2
         if not 0 <= dense_layers <= len(tower.blocks):
@@ -137,5 +185,5 @@ class ArchD(ArchC):
         gated = self.gate_step(emb, state)
         early = self.tower.encode(emb.tokens, stop=self.dense_layers)
         hidden, packing = self.sparse_encode(early, gated.keep_mask, start=self.dense_layers)
-        pooled = self.cached_pool(hidden, packing, gated.first_frame, emb, state)
+        pooled = self.cached_pool(hidden, packing, gated, emb, state)
         return self.output(pooled, gated, emb)

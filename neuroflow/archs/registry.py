@@ -4,8 +4,10 @@ A method is one :class:`~neuroflow.archs.base.Architecture` subclass decorated w
 :func:`register_method`. The class itself declares everything the rest of neuroflow needs:
 
 * ``name``: the registry key (``"C"``, ``"random_C"``, ...), matched case-insensitively;
-* its settings: the keyword arguments of its ``__init__`` besides ``tower``, ``gate`` and
-  ``cache`` (``anchor`` for A, ``dense_layers`` for D), read off the signature;
+* its settings: the keyword arguments of its ``__init__`` besides ``tower``, ``gate``,
+  ``cache`` and ``refresh`` (``anchor`` for A, ``dense_layers`` for D), read off the
+  signature; a ``refresh`` parameter means it takes an event-triggered refresh
+  (:func:`takes_refresh`);
 * ``uses_gate`` / ``uses_cache`` / ``gate_type``: what :func:`~neuroflow.archs.make_arch`
   builds for it;
 * ``pools``: ``"all"`` (the head sees every token) or ``"active"`` (kept tokens only);
@@ -37,10 +39,11 @@ BUILTIN_MODULES = (
     "neuroflow.archs.base",
     "neuroflow.archs.mlp_skip",
     "neuroflow.archs.pruned",
+    "neuroflow.archs.context",
     "neuroflow.baselines",
 )
 # Constructor parameters every method shares; everything else is a method-specific setting.
-_SHARED = ("self", "tower", "gate", "cache")
+_SHARED = ("self", "tower", "gate", "cache", "refresh")
 _METHODS: dict[str, type[Architecture]] = {}
 
 
@@ -105,6 +108,11 @@ def method_settings(cls: type[Architecture]) -> dict[str, Any]:
         for p in params
         if p.name not in _SHARED and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
     }
+
+
+def takes_refresh(cls: type[Architecture]) -> bool:
+    """Whether ``cls`` takes an event-triggered refresh (a ``refresh`` constructor argument)."""
+    return "refresh" in inspect.signature(cls.__init__).parameters
 
 
 def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:

@@ -120,7 +120,7 @@ class GateToMe(ArchC):
             share[index.cpu()] = share_of(counts, n)
         kept = [o for o in outputs if o is not None]
         packed = torch.cat(kept) if kept else emb.tokens.new_zeros(0, emb.tokens.shape[-1])
-        pooled = self.cached_pool(packed, packing, gated.first_frame, emb, state)
+        pooled = self.cached_pool(packed, packing, gated, emb, state)
         share = share.to(pooled.device)
         return ArchOutput(pooled, gated.keep_mask, gated.surprise, share, emb.stretch)
 

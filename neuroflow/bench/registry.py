@@ -8,7 +8,14 @@ from pathlib import Path
 
 import torch
 
-from neuroflow.archs import KeepUnreachable, get_method, make_arch, method_names, method_settings
+from neuroflow.archs import (
+    GATE_SETTINGS,
+    KeepUnreachable,
+    get_method,
+    make_arch,
+    method_names,
+    method_settings,
+)
 from neuroflow.archs.registry import parse_spec
 from neuroflow.bench.methods import ArchMethod, BenchMethod, HfDense, Repeated
 from neuroflow.bench.plain_loop import PlainLoop
@@ -118,6 +125,10 @@ def build_method(
         return ArchMethod(arch, label)
     # A threshold gate ignores keep_fraction, so every gated method can read the matched share.
     matched = replace(gate, keep_fraction=keep_fraction) if gate.mode == "threshold" else gate
+    # Inline gate settings ("C:max_cache_age=4;stagger=true") change this method's gate only.
+    own = method_settings(cls)
+    own_gate = {k: settings.pop(k) for k in GATE_SETTINGS if k in settings and k not in own}
+    matched = replace(matched, **own_gate)
     return ArchMethod(make_arch(name, tower, gate=matched, seed=seed, **settings), label)
 
 

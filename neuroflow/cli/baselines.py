@@ -25,6 +25,7 @@ def settings_from(cfg: DictConfig) -> Any:
         ema_decay=float(cfg.ema_decay),
         batch=int(cfg.batch_size),
         seed=int(cfg.seed),
+        calibrate=bool(cfg.calibrate),
     )
 
 
@@ -40,6 +41,11 @@ def run(cfg: DictConfig, run_dir: str | Path) -> int:
     from neuroflow.models.loading import load_vision_language_model
     from neuroflow.results import RunResults
 
+    if cfg.speed.enabled and cfg.speed.variant not in cfg.variants:
+        raise ValueError(
+            f"speed.variant {cfg.speed.variant!r} is not among the variants run "
+            f"({', '.join(cfg.variants)}): the timed methods take its matched settings"
+        )
     torch.set_num_threads(int(cfg.threads))
     sink = RunResults(run_dir)
     sink.save_config(cfg)
@@ -60,15 +66,30 @@ def run(cfg: DictConfig, run_dir: str | Path) -> int:
         "git_dirty": dirty,
         "settings": OmegaConf.to_container(cfg, resolve=True),
     }
+    speed, goals = _speed_and_goals(cfg, rows, settings)
     sink.add_table("results", report.csv_rows(rows))
-    sink.write({"identity": identity, "rows": rows})
-    (sink.run_dir / "results.md").write_text(report.markdown(rows))
+    if speed:
+        sink.add_table("speed", speed)
+    sink.write({"identity": identity, "rows": rows, "speed": speed, "goals": goals})
+    text = report.markdown(rows)
+    if goals or speed:
+        from neuroflow.glyphs.ablation_report import goals_markdown, speed_markdown
+
+        text += "\n" + (goals_markdown(goals) if goals else "") + "\n" + speed_markdown(speed)
+    (sink.run_dir / "results.md").write_text(text)
     report.plot(rows, sink.run_dir / "accuracy_vs_keep.png")
     console = output_console()
+    calibrated, columns = report.is_calibrated(rows), report.columns(rows)
+    caption = "accuracies in %; minus C: paired difference to Arch C at the same k"
+    if calibrated:
+        caption += "; calibrated: after a per-class logit bias fitted on the calibration clips"
     for variant in settings.variants:
-        cells = [report.row_cells(r) for r in rows if r["variant"] == variant]
-        caption = "accuracies in %; minus C: paired difference to Arch C at the same k"
-        console.print(rows_table(f"{variant} clips", report.COLUMNS, cells, caption))
+        cells = [report.row_cells(r, calibrated) for r in rows if r["variant"] == variant]
+        console.print(rows_table(f"{variant} clips", columns, cells, caption))
+    if goals:
+        from neuroflow.glyphs.ablation_report import goals_markdown
+
+        print(goals_markdown(goals))
     print(f"run directory: {sink.run_dir}")
     sink.mirror_to_wandb(
         cfg.logger,
@@ -78,6 +99,24 @@ def run(cfg: DictConfig, run_dir: str | Path) -> int:
         group=cfg.get("task_name"),
     )
     return len(rows)
+
+
+def _speed_and_goals(cfg: DictConfig, rows: list[dict], settings: Any) -> tuple[list, list]:
+    """Speed rows from the benchmark harness (``speed.enabled``) and the goal check."""
+    from neuroflow.glyphs.ablation_report import goal_rows
+    from neuroflow.glyphs.benchmark import FLOOR_TOKENS
+    from neuroflow.glyphs.speed import SpeedSettings, speed_rows
+
+    goals = goal_rows(rows, OmegaConf.to_container(cfg.goals)) if cfg.goals else []
+    speed_cfg = SpeedSettings(**OmegaConf.to_container(cfg.speed))
+    if not speed_cfg.enabled:
+        return [], goals
+    from neuroflow.core.gate import GateConfig
+
+    gate = GateConfig(ema_decay=settings.ema_decay, floor_tokens=FLOOR_TOKENS)
+    quiet = (lambda _: None) if not cfg.verbose else print
+    print(f"timing every method on {speed_cfg.model} at {speed_cfg.resolution} px")
+    return speed_rows(rows, settings.keeps, speed_cfg, gate, log=quiet), goals
 
 
 main = hydra_command("baselines", "neuroflow.cli.baselines:run")

@@ -27,6 +27,7 @@ from neuroflow.distill.curriculum import Curriculum
 from neuroflow.distill.losses import DistillLoss
 from neuroflow.distill.optim import OptimSettings
 from neuroflow.distill.trainable import TrainableSpec
+from neuroflow.glyphs.speed import SpeedSettings
 from neuroflow.llm.study import StudySettings
 from neuroflow.llm.texts import TextSettings
 
@@ -77,6 +78,7 @@ def schema_of(cls: type, name: str, target: str | None = None, skip: tuple[str, 
 
 GateSchema = schema_of(GateConfig, "GateSchema", "neuroflow.core.gate.GateConfig")
 CacheSchema = schema_of(CorticalCache, "CacheSchema", "neuroflow.core.cache.CorticalCache")
+SpeedSchema = schema_of(SpeedSettings, "SpeedSchema")
 
 
 @dataclass
@@ -206,6 +208,9 @@ class BaselinesSchema:
     ema_decay: float = 0.3
     batch_size: int = 128
     seed: int = 0
+    calibrate: bool = False
+    speed: SpeedSchema = field(default_factory=SpeedSchema)
+    goals: dict[str, list[float]] = field(default_factory=dict)
     threads: int = 2
     adapter: Optional[str] = None  # noqa: UP045
     verbose: bool = False

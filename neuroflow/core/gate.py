@@ -6,6 +6,8 @@ cosine *surprise* ``s = 1 - cos(h, E)``. A patch is active when ``s > threshold`
 mode) or when it is among the most surprising ``keep_fraction * N`` patches (budget mode).
 The EMA is then updated for every patch with ``E <- (1 - alpha) E + alpha h``.
 
+Staleness options (all off by default) are described in :mod:`neuroflow.core.gate_options`.
+
 State lives in :class:`GateState`, one per batch of independent streams; the gate itself
 holds only configuration, so one gate serves any number of stream batches.
 """
@@ -22,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from neuroflow.core import gate_options
 from neuroflow.core.checks import (
     check_count,
     check_ema_decay,
@@ -58,6 +61,13 @@ class GateConfig:
             frames (periodic refresh); ``None`` disables the refresh.
         dense_first_frame: Keep every patch on the first frame after a reset (it fills the
             cache). Without it the first frame keeps only the floor.
+        stagger: Spread the ``max_cache_age = m`` refresh round-robin: patch ``i`` on the
+            frames ``t`` (since the reset) with ``(t + i) % m == 0``, about ``N / m`` a frame,
+            instead of all patches that reach age ``m`` together. Needs ``max_cache_age``.
+        slow_ema_decay: Decay of a second, slow EMA (below ``ema_decay``); the surprise is
+            the larger of the two, so a patch that stops changing stays surprising longer.
+        dilation: Chebyshev radius (patches) over which the surprise map is max-pooled on the
+            grid before the selection (threshold, budget, floor): neighbours are kept too.
     """
 
     threshold: float = 0.35
@@ -69,6 +79,9 @@ class GateConfig:
     global_motion_norm: bool = False
     max_cache_age: int | None = None
     dense_first_frame: bool = True
+    stagger: bool = False
+    slow_ema_decay: float | None = None
+    dilation: int = 0
 
     def __post_init__(self) -> None:
         check_threshold(self.threshold)
@@ -83,6 +96,7 @@ class GateConfig:
                 f"gate signal must be 'embedding', 'patch' or 'pixels', got {self.signal!r}"
             )
         check_count(self.max_cache_age, "max_cache_age", 1, optional=True)
+        gate_options.check_options(self)
 
 
 @dataclass
@@ -92,7 +106,8 @@ class GateOutput:
     Attributes:
         keep_mask: ``[B, N]`` bool, True for active patches.
         surprise: ``[B, N]`` float32 surprise used for the decision (after global-motion
-            normalisation when enabled); zeros on a stream's dense first frame.
+            normalisation when enabled, before ``dilation``); zeros on a stream's dense first
+            frame.
         keep_fraction: ``[B]`` float32 share of active patches per stream.
         first_frame: ``[B]`` bool, True where the frame was the first after a reset.
     """
@@ -106,9 +121,11 @@ class GateOutput:
 class GateState:
     """Per-stream gate state for a batch of ``batch`` independent streams.
 
-    Holds the EMA ``[B, N, D]``, the age of every patch (frames since it was last
-    recomputed), which streams start fresh, and the per-stream threshold and EMA decay
-    (schedules and controllers change these per stream).
+    Holds the EMA ``[B, N, D]`` (and ``slow_ema`` of a dual-rate gate), the age of every
+    patch (frames since it was last recomputed), which streams start fresh, the patches
+    requested for the next frame (``pending``), and the per-stream threshold and EMA decay
+    (schedules and controllers change these). ``grid``: the ``(rows, cols)`` patch grid,
+    set by the architectures (None: square).
 
     Args:
         batch: Number of streams.
@@ -117,16 +134,11 @@ class GateState:
     """
 
     # Per-stream rows (attribute -> batch axis), for stacking streams (neuroflow.core.rows).
-    ROWS: ClassVar[dict[str, int]] = {
-        "threshold": 0,
-        "ema_decay": 0,
-        "fresh": 0,
-        "force": 0,
-        "frames": 0,
-        "ema": 0,
-        "age": 0,
-    }
-    LAZY_ROWS: ClassVar[tuple[str, ...]] = ("ema", "age")
+    ROWS: ClassVar[dict[str, int]] = dict.fromkeys(
+        ("threshold", "ema_decay", "fresh", "force", "frames", "ema", "age", "slow_ema", "pending"),
+        0,
+    )
+    LAZY_ROWS: ClassVar[tuple[str, ...]] = ("ema", "age", "slow_ema", "pending")
 
     def __init__(self, batch: int, threshold: float, ema_decay: float) -> None:
         if int(batch) != batch or batch < 1:
@@ -139,6 +151,9 @@ class GateState:
         self.ema: Tensor | None = None
         self.age: Tensor | None = None
         self.frames = torch.zeros(self.batch, dtype=torch.long)
+        self.slow_ema: Tensor | None = None
+        self.pending: Tensor | None = None
+        self.grid: tuple[int, int] | None = None
 
     @property
     def num_tokens(self) -> int | None:
@@ -153,6 +168,8 @@ class GateState:
         self.frames[idx] = 0
         if self.age is not None:  # a fresh stream has recomputed nothing yet: no stale ages
             self.age[idx.to(self.age.device)] = 0
+        if self.pending is not None:
+            self.pending[idx.to(self.pending.device)] = False
 
     def force_keyframe(self, streams: Sequence[int] | None = None) -> None:
         """Recompute every patch of the given streams (all when None) on their next frame.
@@ -161,6 +178,28 @@ class GateState:
         """
         self._make_writable()
         self.force[self._indices(streams)] = True
+
+    def request_refresh(self, mask: Tensor) -> None:
+        """Recompute the patches of ``mask`` (``[B, N]`` bool) on the next frame, on top of
+        the gate's choice and counted in its keep fraction. Requests accumulate until then;
+        :meth:`reset` drops those of the streams it resets.
+
+        Raises:
+            ValueError: ``mask`` is not a ``[batch, N]`` bool tensor.
+        """
+        known = self.num_tokens or (None if self.pending is None else self.pending.shape[1])
+        gate_options.check_refresh_mask(mask, self.batch, known)
+        self._make_writable()
+        if self.pending is None:
+            device = mask.device if self.ema is None else self.ema.device
+            self.pending = torch.zeros(mask.shape, dtype=torch.bool, device=device)
+        self.pending |= mask.to(self.pending.device)
+
+    def pending_count(self) -> Tensor:
+        """``[B]`` long: patches requested for the next frame per stream."""
+        if self.pending is None:
+            return torch.zeros(self.batch, dtype=torch.long, device=self.fresh.device)
+        return self.pending.sum(dim=1)
 
     def set_threshold(self, value: float | Tensor, streams: Sequence[int] | None = None) -> None:
         """Set the threshold of the given streams (all when None)."""
@@ -180,29 +219,22 @@ class GateState:
         """Let state made under ``torch.inference_mode`` be updated outside it (and back)."""
         if torch.is_inference_mode_enabled():
             return
-        for name in ("threshold", "ema_decay", "fresh", "force", "frames", "ema", "age"):
+        for name in self.ROWS:
             value = getattr(self, name)
             if value is not None and value.is_inference():
                 setattr(self, name, value.clone())
 
     def nbytes(self) -> int:
         """Bytes held by the tensors of this state."""
-        tensors = [
-            self.threshold,
-            self.ema_decay,
-            self.fresh,
-            self.force,
-            self.frames,
-            self.ema,
-            self.age,
-        ]
+        tensors = [getattr(self, name) for name in self.ROWS]
         return sum(t.numel() * t.element_size() for t in tensors if t is not None)
 
     def _indices(self, streams: Sequence[int] | None) -> Tensor:
         return stream_indices(self.batch, streams)
 
-    def _prepare(self, features: Tensor) -> None:
-        """Allocate on first use; reset every stream when the token count changes.
+    def _prepare(self, features: Tensor, slow: bool = False) -> None:
+        """Allocate on first use (the slow EMA too when ``slow``); reset every stream when the
+        token count changes.
 
         The warning is skipped when every stream is already fresh (e.g. the architecture
         reset them on a change of frame grid and warned): nothing is lost then.
@@ -223,12 +255,21 @@ class GateState:
                     stacklevel=3,
                 )
             self.ema = None
+            self.pending = None  # the requests name patches of the old grid
         if self.ema is None or self.ema.device != features.device:
             self.ema = torch.zeros(b, n, d, dtype=torch.float32, device=features.device)
             self.age = torch.zeros(b, n, dtype=torch.long, device=features.device)
+            self.slow_ema = None
             self.fresh = torch.ones(b, dtype=torch.bool)
             for name in ("threshold", "ema_decay", "frames", "fresh", "force"):
                 setattr(self, name, getattr(self, name).to(features.device))
+        if slow and self.slow_ema is None:
+            # Like the EMA; a stream already running starts it at its current background.
+            self.slow_ema = self.ema.clone()
+        if self.pending is not None:
+            if self.pending.shape != (b, n):
+                raise ValueError(f"refresh requests name {self.pending.shape[1]} patches, not {n}")
+            self.pending = self.pending.to(features.device)
 
 
 class RetinalGate:
@@ -265,14 +306,17 @@ class RetinalGate:
         if features.dim() != 3:
             raise ValueError(f"gate features must be [B, N, D], got shape {tuple(features.shape)}")
         check_floor(self.config.floor_tokens, features.shape[1])
-        state._prepare(features)
+        state._prepare(features, slow=self.config.slow_ema_decay is not None)
         assert state.ema is not None and state.age is not None
         h = features.float().contiguous()  # one memory layout: identical patches give exactly 0
         fresh = state.fresh.clone()
         surprise = self.score(h, state.ema, fresh)
+        if self.config.slow_ema_decay is not None:
+            assert state.slow_ema is not None
+            surprise = torch.maximum(surprise, self.score(h, state.slow_ema, fresh))
         if self.config.global_motion_norm:
             surprise = surprise - surprise.mean(dim=1, keepdim=True)
-        keep = self._select(surprise, state)
+        keep = self._select(self._dilated(surprise, state), state)
         forced = state.force | (fresh if self.config.dense_first_frame else torch.zeros_like(fresh))
         keep = keep | forced[:, None]
         self._update(h, keep, fresh, state)
@@ -291,6 +335,14 @@ class RetinalGate:
         weight = torch.where(fresh, torch.ones_like(state.ema_decay), state.ema_decay)
         state.ema.lerp_(h, weight[:, None, None].to(h.dtype))
 
+    def _dilated(self, surprise: Tensor, state: GateState) -> Tensor:
+        """The surprise map the selection reads: max-pooled over the grid by ``dilation``."""
+        if self.config.dilation == 0:
+            return surprise
+        return gate_options.dilate(
+            surprise, gate_options.patch_grid(surprise.shape[1], state.grid), self.config.dilation
+        )
+
     def _select(self, surprise: Tensor, state: GateState) -> Tensor:
         n = surprise.shape[1]
         if self.config.mode == "budget":
@@ -301,18 +353,33 @@ class RetinalGate:
             floor = int(self.config.floor_tokens)  # <= n, checked in step
             if floor > 0:
                 keep = keep | _top_k_mask(surprise, floor)
-        if self.config.max_cache_age is not None:
-            assert state.age is not None
-            keep = keep | (state.age + 1 >= self.config.max_cache_age)
-        return keep
+        due = self._refresh_due(state)
+        return keep if due is None else keep | due
+
+    def _refresh_due(self, state: GateState) -> Tensor | None:
+        """``[B, N]`` patches recomputed whatever their surprise: the periodic refresh
+        (``max_cache_age``, ``stagger``) and the requested ones; None when there are none."""
+        assert state.age is not None
+        due = gate_options.refresh_due(
+            state.age, state.frames, self.config.max_cache_age, self.config.stagger
+        )
+        if state.pending is not None:
+            due = state.pending if due is None else due | state.pending
+        return due
 
     def _update(self, h: Tensor, keep: Tensor, fresh: Tensor, state: GateState) -> None:
         """Move the reference on (:meth:`move_reference`), the ages and the frame counters."""
         assert state.ema is not None and state.age is not None
         self.move_reference(h, fresh, state)
+        if self.config.slow_ema_decay is not None:
+            assert state.slow_ema is not None
+            weight = torch.full_like(state.ema_decay, self.config.slow_ema_decay)
+            state.slow_ema.lerp_(h, weight.masked_fill(fresh, 1.0)[:, None, None])
         state.age = torch.where(keep, torch.zeros_like(state.age), state.age + 1)
         state.fresh.zero_()
         state.force.zero_()
+        if state.pending is not None:
+            state.pending.zero_()
         state.frames += 1
 
 

@@ -6,6 +6,9 @@ the same test clips with the project-trained mini SigLIP. A row holds the method
 top-1 with its Wilson interval, its retention against dense, its fidelity to dense, the keep
 fraction it actually reached, the FLOPs it spent per frame, and the paired difference of its
 per-clip hits to Arch C's at the same ``k`` (bootstrap 95% interval, McNemar's test).
+With ``calibrate`` a row also holds its accuracy after a per-class logit bias
+(:mod:`neuroflow.eval.calibration`) fitted on the calibration clips run through the same
+method, never on the test clips; its retention is against the uncalibrated dense accuracy.
 
 Rows are appended to ``rows.jsonl`` as they finish, so an interrupted run resumes where it
 stopped (same settings; anything else is refused). ``neuroflow-baselines`` is the command.
@@ -21,7 +24,9 @@ import numpy as np
 import torch
 
 from neuroflow.archs import Architecture, make_arch
+from neuroflow.eval.calibration import apply_logit_bias, fit_logit_bias
 from neuroflow.eval.stats import paired_comparison, wilson_interval
+from neuroflow.eval.zeroshot import clip_logits
 from neuroflow.glyphs.benchmark import ClipRun, Evaluator, clip_correct, fidelity
 from neuroflow.glyphs.clips import ClipSet
 from neuroflow.glyphs.dataset import to_pixels
@@ -56,11 +61,14 @@ class CompareSettings:
         variants: Moving-glyph clip variants (:data:`neuroflow.glyphs.report.VARIANTS`).
         keeps: Target keep fractions.
         clips: Test clips per variant.
-        calibration_clips: Clips per variant for calibrated settings (training backgrounds).
+        calibration_clips: Clips per variant for calibrated settings and the logit bias
+            (training backgrounds).
         frames: Frames per clip.
         ema_decay: EMA decay of every gate that keeps an EMA.
         batch: Clips streamed side by side.
         seed: Seed of stochastic selections.
+        calibrate: Also report every method's accuracy after a per-class logit bias fitted
+            on its own run over the calibration clips.
     """
 
     methods: tuple[str, ...] = METHODS
@@ -72,6 +80,7 @@ class CompareSettings:
     ema_decay: float = 0.3
     batch: int = 128
     seed: int = 0
+    calibrate: bool = False
 
     def ordered_methods(self) -> list[str]:
         """Arch C first (the reference of every paired difference), then the rest."""
@@ -92,29 +101,70 @@ def method_row(
     dense: ClipRun,
     dense_hits: np.ndarray,
     dense_flops: float,
+    calib: ClipSet | None = None,
 ) -> dict:
-    """Accuracy, keep, fidelity and FLOPs of one matched method on one clip set."""
+    """Accuracy, keep, fidelity and FLOPs of one matched method on one clip set.
+
+    With ``calib`` (the calibration clips) the row also holds the ``calibrated_*`` fields
+    (:func:`calibrated_fields`).
+    """
     row: dict = {"method": matched.name, "settings": matched.settings}
     row["calibration_keep"] = matched.calibration_keep
     if matched.arch is None:
         return {**row, "status": "unreachable", "reason": matched.unreachable}
     run = ev.run(matched.arch, clips)
     hits = clip_correct(ev.classifier, run, clips.labels)
-    acc = float(hits.mean())
     flops = frame_flops(matched.arch, to_pixels(clips.frames[:FLOP_CLIPS], *ev.stats))
     dense_acc = float(dense_hits.mean())
-    return {
+    row = {
         **row,
         "status": "ok",
         "keep": float(run.keep_fraction[:, 1:].mean()),
-        "clip_acc": acc,
-        "clip_acc_ci95": list(wilson_interval(int(hits.sum()), hits.size)),
-        "retention": acc / dense_acc if dense_acc > 0 else float("nan"),
+        **accuracy_fields(hits, dense_acc),
         **fidelity(run, dense),
         "flops_per_frame": flops,
         "flops_vs_dense": flops / dense_flops,
         "hits": bits(hits),
     }
+    if calib is not None:
+        row |= calibrated_fields(ev, matched.arch, run, clips, calib, dense_acc)
+    return row
+
+
+def accuracy_fields(
+    hits: np.ndarray, dense_acc: float, acc_key: str = "clip_acc", retention_key: str = "retention"
+) -> dict:
+    """Clip top-1 of ``hits``, its Wilson interval (``{acc_key}_ci95``) and its retention."""
+    acc = float(hits.mean())
+    return {
+        acc_key: acc,
+        f"{acc_key}_ci95": list(wilson_interval(int(hits.sum()), hits.size)),
+        retention_key: acc / dense_acc if dense_acc > 0 else float("nan"),
+    }
+
+
+def calibrated_fields(
+    ev: Evaluator,
+    arch: Architecture,
+    run: ClipRun,
+    clips: ClipSet,
+    calib: ClipSet,
+    dense_acc: float,
+) -> dict:
+    """Test accuracy of ``run`` (``arch`` on ``clips``) after a per-class logit bias.
+
+    The bias is fitted on ``arch``'s run over the calibration clips ``calib``, so it
+    corrects the shift this method gives the zero-shot logits without seeing a test clip.
+    Retention is against the uncalibrated dense accuracy ``dense_acc`` (dense is the
+    reference).
+    """
+    calib_run = ev.run(arch, calib)
+    labels = torch.as_tensor(calib.labels)
+    bias = fit_logit_bias(clip_logits(ev.classifier, calib_run.embeds), labels)
+    logits = apply_logit_bias(clip_logits(ev.classifier, run.embeds), bias)
+    hits = (logits.argmax(-1) == torch.as_tensor(clips.labels)).numpy()
+    fields = accuracy_fields(hits, dense_acc, "calibrated_acc", "calibrated_retention")
+    return {**fields, "calibrated_hits": bits(hits)}
 
 
 def with_pairing(row: dict, reference: dict | None) -> dict:
@@ -139,7 +189,12 @@ def compare_variant(
     dense = ev.run(dense_arch, clips)
     dense_hits = clip_correct(ev.classifier, dense, clips.labels)
     dense_flops = frame_flops(dense_arch, to_pixels(clips.frames[:FLOP_CLIPS], *ev.stats))
-    rows = [_dense_row(variant, dense_hits, dense_flops, store)]
+    bias_clips = calib if settings.calibrate else None  # clips the logit bias is fitted on
+    calibrated = {}
+    if bias_clips is not None:
+        dense_acc = float(dense_hits.mean())
+        calibrated = calibrated_fields(ev, dense_arch, dense, clips, bias_clips, dense_acc)
+    rows = [_dense_row(variant, dense_hits, dense_flops, store, calibrated)]
 
     def calibration_keep(arch: Architecture) -> float:
         return float(ev.run(arch, calib).keep_fraction[:, 1:].mean())
@@ -152,7 +207,7 @@ def compare_variant(
                 matched = build_matched(
                     name, ev.tower, keep, ev.gate, calibration_keep, settings.seed
                 )
-                found = method_row(ev, clips, matched, dense, dense_hits, dense_flops)
+                found = method_row(ev, clips, matched, dense, dense_hits, dense_flops, bias_clips)
                 ref = store.get(variant, keep, REFERENCE)
                 found = {"variant": variant, "keep_target": keep, **found}
                 row = store.add(with_pairing(found, ref))
@@ -160,7 +215,9 @@ def compare_variant(
     return rows
 
 
-def _dense_row(variant: str, hits: np.ndarray, flops: float, store: RowStore) -> dict:
+def _dense_row(
+    variant: str, hits: np.ndarray, flops: float, store: RowStore, calibrated: dict
+) -> dict:
     row = store.get(variant, None, "dense")
     if row is not None:
         return row
@@ -180,6 +237,7 @@ def _dense_row(variant: str, hits: np.ndarray, flops: float, store: RowStore) ->
             "flops_per_frame": flops,
             "flops_vs_dense": 1.0,
             "hits": bits(hits),
+            **calibrated,
         }
     )
 

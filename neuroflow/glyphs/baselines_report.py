@@ -1,4 +1,9 @@
-"""Tables and the figure of a baseline comparison (:mod:`neuroflow.glyphs.baselines`)."""
+"""Tables and the figure of a baseline comparison (:mod:`neuroflow.glyphs.baselines`).
+
+Runs with ``calibrate`` add a ``calibrated`` column: clip top-1 after the per-class logit
+bias fitted on the calibration clips (only when some row has it, so older runs' tables
+stay as they were).
+"""
 
 from __future__ import annotations
 
@@ -22,52 +27,78 @@ COLUMNS = (
     "FLOPs vs dense",
     "minus C [95% CI]",
 )
+CALIBRATED = "calibrated"  # extra column of runs with calibrate=True
+
+
+def is_calibrated(rows: Sequence[dict]) -> bool:
+    """Whether any row holds a calibrated accuracy."""
+    return any("calibrated_acc" in r for r in rows)
+
+
+def columns(rows: Sequence[dict]) -> tuple[str, ...]:
+    """Table columns of ``rows``: :data:`COLUMNS`, plus ``calibrated`` where rows have it."""
+    return (*COLUMNS, CALIBRATED) if is_calibrated(rows) else COLUMNS
 
 
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}"
 
 
-def row_cells(row: dict) -> list[str]:
-    """One row as table cells (accuracies and differences in points)."""
+def _with_ci(value: float, ci95: Sequence[float]) -> str:
+    return f"{_pct(value)} [{_pct(ci95[0])}, {_pct(ci95[1])}]"
+
+
+def row_cells(row: dict, calibrated: bool = False) -> list[str]:
+    """One row as table cells (accuracies and differences in points).
+
+    Args:
+        row: A comparison row.
+        calibrated: Add the ``calibrated`` cell (see :func:`columns`).
+    """
     k = "1" if row["keep_target"] is None else f"{row['keep_target']:g}"
     if row["status"] != "ok":
-        return [k, row["method"], "—", f"unreachable: {row['reason']}", "", "", "", ""]
-    low, high = row["clip_acc_ci95"]
+        reason = f"unreachable: {row['reason']}"
+        return [k, row["method"], "—", reason, "", "", "", ""] + [""] * calibrated
     pair = row.get("vs_c")
-    diff = (
-        f"{_pct(pair['diff'])} [{_pct(pair['ci95'][0])}, {_pct(pair['ci95'][1])}]" if pair else "—"
-    )
+    extra = []
+    if calibrated:  # "—" for a row of a run without calibration among calibrated ones
+        acc = row.get("calibrated_acc")
+        extra = [_with_ci(acc, row["calibrated_acc_ci95"]) if acc is not None else "—"]
     return [
         k,
         row["method"],
         f"{row['keep']:.3f}",
-        f"{_pct(row['clip_acc'])} [{_pct(low)}, {_pct(high)}]",
+        _with_ci(row["clip_acc"], row["clip_acc_ci95"]),
         f"{row['retention']:.3f}",
         f"{row['clip_fidelity']:.3f}",
         f"{row['flops_vs_dense']:.3f}",
-        diff,
+        _with_ci(pair["diff"], pair["ci95"]) if pair else "—",
+        *extra,
     ]
 
 
 def markdown(rows: Sequence[dict]) -> str:
     """One Markdown table per clip variant."""
-    parts = []
+    parts, header, calibrated = [], columns(rows), is_calibrated(rows)
     for variant in dict.fromkeys(r["variant"] for r in rows):
         mine = select(rows, variant=variant)
         n = len(mine[0]["hits"]) if mine and mine[0].get("hits") else "?"
         parts += [f"### {variant} ({n} clips)", ""]
-        parts += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-        parts += ["| " + " | ".join(row_cells(r)) + " |" for r in mine]
+        parts += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        parts += ["| " + " | ".join(row_cells(r, calibrated)) + " |" for r in mine]
         parts.append("")
     return "\n".join(parts)
 
 
 def csv_rows(rows: Sequence[dict]) -> list[dict]:
-    """Flat rows for ``results.csv`` (per-clip hits left out; they stay in the JSON)."""
+    """Flat rows for ``results.csv`` (per-clip hits left out; they stay in the JSON).
+
+    Calibrated runs' rows keep ``calibrated_acc``, its interval and ``calibrated_retention``.
+    """
     flat = []
+    dropped = ("hits", "calibrated_hits", "vs_c", "settings")
     for row in rows:
-        out = {k: v for k, v in row.items() if k not in ("hits", "vs_c", "settings")}
+        out = {k: v for k, v in row.items() if k not in dropped}
         out["settings"] = ";".join(f"{k}={v}" for k, v in (row.get("settings") or {}).items())
         pair = row.get("vs_c") or {}
         out["minus_c"] = pair.get("diff")

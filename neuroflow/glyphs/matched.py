@@ -5,8 +5,11 @@ Every method says how to run it at keep fraction ``k``
 the patches per frame with a budget gate; ToMe, token dropping and per-block reuse resolve
 ``k`` into their own settings; a method with a :attr:`~neuroflow.archs.Architecture.calibrated`
 setting (whole-frame reuse: its threshold) has it bisected on the calibration clips, never on
-the test clips. A method that cannot reach ``k`` on the tower (ToMe on a shallow model) is
-recorded as unreachable with its reason instead of being run at another ``k``.
+the test clips. A gated method that recomputes patches besides its gate's budget (a periodic
+or event-triggered refresh) would overshoot ``k``: where it does on the calibration clips, its
+budget is lowered until refreshes included it keeps ``k``. A method that cannot reach ``k`` on
+the tower (ToMe on a shallow model, a refresh that alone costs more) is recorded as
+unreachable with its reason instead of being run at another ``k``.
 """
 
 from __future__ import annotations
@@ -73,8 +76,8 @@ def build_matched(
         keep: Target keep fraction in (0, 1].
         gate: Gate settings shared by every gated method (EMA decay, floor, ...); the
             method's keep settings override its mode and keep fraction.
-        calibration_keep: Mean keep fraction of a method on the calibration clips (used only
-            for a calibrated setting).
+        calibration_keep: Mean keep fraction of a method on the calibration clips (used for a
+            calibrated setting, and to check that a budget-gated method keeps ``keep``).
         seed: Seed of stochastic selections (random keep).
     """
     method, inline = parse_spec(name)
@@ -87,6 +90,8 @@ def build_matched(
         return make_arch(method, tower, seed=seed, **{**base, **settings, **extra})
 
     try:
+        if cls.keep_follows_gate() and "keep_fraction" not in inline:
+            return _within_budget(name, build, settings, keep, calibration_keep)
         if cls.calibrated is None or cls.calibrated in inline:
             return Matched(name, build({}), settings)
         setting = cls.calibrated
@@ -103,6 +108,41 @@ def build_matched(
         why = f"{setting} reaches keep {reached:.3f} at best on the calibration clips"
         return Matched(name, None, settings, reached, why)
     return Matched(name, build({setting: value}), settings, reached)
+
+
+def _within_budget(
+    name: str,
+    build: Callable[[dict[str, Any]], Architecture],
+    settings: dict[str, Any],
+    keep: float,
+    calibration_keep: Callable[[Architecture], float],
+) -> Matched:
+    """A budget-gated method whose refreshes included keep ``keep`` on the calibration clips.
+
+    The budget is searched as ``keep * (1 - v)``, ``v`` in [0, 1): the keep fraction never
+    rises with ``v``, as :func:`bisect_keep` needs.
+    """
+    arch = build({})
+    reached = calibration_keep(arch)
+    if reached <= keep + CALIBRATION_TOL:
+        return Matched(name, arch, settings)
+
+    def budget(v: float) -> dict[str, Any]:
+        return {"keep_fraction": max(keep * (1.0 - v), 1e-3)}
+
+    value, reached = bisect_keep(
+        lambda v: calibration_keep(build(budget(v))),
+        keep,
+        high=1.0,
+        start=(0.0, reached),
+        tol=CALIBRATION_TOL / 2,
+        steps=CALIBRATION_STEPS,
+    )
+    settings = {**settings, **budget(value)}
+    if abs(reached - keep) > CALIBRATION_TOL:
+        why = f"its refreshes alone keep {reached:.3f} at the smallest budget"
+        return Matched(name, None, settings, reached, why)
+    return Matched(name, build(budget(value)), settings, reached)
 
 
 def frame_flops(arch: Architecture, clips: Tensor) -> float:

@@ -21,7 +21,17 @@ import pandas as pd
 from neuroflow import reporting
 from neuroflow.paper.wandb_runs import write_wandb_runs
 
-KINDS = ("eval", "bench", "llm", "analysis", "baselines", "distill", "glyphs", "segment")
+KINDS = (
+    "eval",
+    "bench",
+    "llm",
+    "analysis",
+    "baselines",
+    "ablation",
+    "distill",
+    "glyphs",
+    "segment",
+)
 
 
 @dataclass(frozen=True)
@@ -80,7 +90,9 @@ def kind_of(data: Mapping[str, Any]) -> str | None:
     if data.get("kind") == "analysis" and isinstance(data.get("tables"), Mapping):
         return "analysis"
     if identity.get("command") == "neuroflow-baselines" and isinstance(data.get("rows"), list):
-        return "baselines"
+        # A run with goals is an ablation beyond the paper (staleness_ablation): its rows are
+        # other options of Arch C, kept out of the paper's baseline tables.
+        return "ablation" if data.get("goals") else "baselines"
     if identity.get("kind") == "distill" and isinstance(data.get("test"), Mapping):
         return "distill"
     if isinstance(data.get("modes"), Mapping) and isinstance(data.get("variants"), Mapping):

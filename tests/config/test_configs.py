@@ -78,7 +78,19 @@ def test_archs_instantiate_on_tiny_tower(arch, tmp_path):
     cfg = compose_eval([f"arch={arch}"], tmp_path)
     dense, sparse = build_archs(cfg, load_vision_model("tiny-siglip"))
     assert type(sparse) is get_method(cfg.arch.name) and dense.name == "dense"
-    assert sparse.name.lower() == arch.lower()
+    if arch in OPERATING_POINTS:  # a named setting of a method, not the method itself
+        method, settings = OPERATING_POINTS[arch]
+        assert sparse.name == method
+        assert all(getattr(sparse.refresh, k) == v for k, v in settings.items())
+    else:
+        assert sparse.name.lower() == arch.lower()
+
+
+# conf/arch files that name an operating point of a method: (method, settings it must reach)
+OPERATING_POINTS = {
+    "c_event": ("C", {"signal": "drift", "response": "keyframe"}),
+    "e_event": ("E", {"signal": "drift", "response": "keyframe"}),
+}
 
 
 @pytest.mark.parametrize("name", group_options("schedule"))
@@ -91,7 +103,7 @@ def test_schedules_instantiate(name, tmp_path):
 def experiment_command(name: str) -> str:
     """The command an experiment's header runs it with (``neuroflow-eval``, ``neuroflow-bench``)."""
     header = (CONF_DIR / "experiment" / f"{name}.yaml").read_text().split("defaults:")[0]
-    commands = set(re.findall(r"neuroflow-(eval|bench|distill|llm)\b", header))
+    commands = set(re.findall(r"neuroflow-(eval|bench|distill|llm|baselines)\b", header))
     assert len(commands) == 1, f"{name}: the header must name one command, found {commands}"
     return commands.pop()
 
@@ -112,6 +124,15 @@ def test_experiments_compose_with_the_command_in_their_header(name, tmp_path):
     elif command == "distill":
         instantiate(cfg.trainable), instantiate(cfg.curriculum), instantiate(cfg.loss)
         assert cfg.data.train.index_kwargs.subset == "train" and cfg.data.test.size
+    elif command == "baselines":
+        from neuroflow.archs import accepted_settings, get_method
+        from neuroflow.archs.registry import parse_spec
+        from neuroflow.cli.baselines import settings_from
+
+        assert settings_from(cfg).methods
+        for spec in cfg.methods:  # every inline setting applies to its method
+            name, inline = parse_spec(spec)
+            assert set(inline) <= set(accepted_settings(get_method(name))), spec
     else:
         from neuroflow.bench.registry import known_methods, parse_spec
 

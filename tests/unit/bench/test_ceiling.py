@@ -100,6 +100,6 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="keep fraction"):
         method_flops(bd, 1.5, "B")
     with pytest.raises(ValueError, match="unknown method"):
-        method_flops(bd, 0.5, "E")
+        method_flops(bd, 0.5, "Z")
     with pytest.raises(ValueError, match="dense_layers does not apply"):
         method_flops(bd, 0.5, "B", dense_layers=2)

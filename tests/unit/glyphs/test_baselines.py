@@ -86,3 +86,30 @@ def test_tables_csv_and_plot(tiny, tmp_path):
     path = report.plot(rows, tmp_path / "fig.png")
     assert path.stat().st_size > 1000
     json.dumps(rows)  # every row is JSON-ready
+
+
+def test_a_calibrated_run_reports_accuracy_after_the_held_out_logit_bias(
+    tiny, tmp_path, monkeypatch
+):
+    fitted_on = []
+    original = job.fit_logit_bias
+    monkeypatch.setattr(
+        job, "fit_logit_bias", lambda x, y: fitted_on.append(len(y)) or original(x, y)
+    )
+    settings = replace(SMALL, methods=("C",), clips=8, calibration_clips=6, calibrate=True)
+    dense, c = compare(*tiny, settings, tmp_path)
+    assert fitted_on == [6, 6]  # dense and C, each on the calibration clips, never the test
+    for row in (dense, c):
+        hits = from_bits(row["calibrated_hits"])
+        assert len(hits) == 8 and row["calibrated_acc"] == pytest.approx(hits.mean())
+        low, high = row["calibrated_acc_ci95"]
+        assert low <= row["calibrated_acc"] <= high
+        # Retention is against the uncalibrated dense accuracy (the reference).
+        assert row["calibrated_retention"] == pytest.approx(
+            row["calibrated_acc"] / dense["clip_acc"]
+        )
+    assert "calibrated" in report.markdown([dense, c]).splitlines()[2]
+    plain = [{k: v for k, v in r.items() if not k.startswith("calibrated")} for r in (dense, c)]
+    assert "calibrated" not in report.markdown(plain)
+    flat = report.csv_rows([dense, c])
+    assert flat[1]["calibrated_acc"] == c["calibrated_acc"] and "calibrated_hits" not in flat[1]

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from neuroflow.glyphs.clips import ClipSpec, make_clips, patch_mask
+from neuroflow.glyphs.clips import ClipSet, ClipSpec, make_clips, patch_mask
 from neuroflow.glyphs.paths import PATH_KINDS, sample_path
+from neuroflow.glyphs.report import clip_set
 
 
 @pytest.mark.parametrize("kind", PATH_KINDS)
@@ -75,6 +76,32 @@ def test_distractors_add_motion_outside_the_glyph():
     outside_plain = (plain.motion & (plain.glyph == 0)).sum()
     outside_busy = (busy.motion & (busy.glyph == 0)).sum()
     assert outside_busy > outside_plain
+
+
+def _changed_share(clips: ClipSet) -> float:
+    """Share of 4-px patches with scene change per frame after the first."""
+    return float(clips.patch_truth(4, "changed")[:, 1:].float().mean())
+
+
+def test_harder_variants_change_more_patches_than_the_milder_ones():
+    share = {name: _changed_share(clip_set(name, 4, 6)) for name in ("moving", "pan", "distractor")}
+    for harder, milder in (("fast_pan", "pan"), ("crowded", "distractor")):
+        clips = clip_set(harder, 4, 6)
+        assert clips.frames.shape == (4, 6, 32, 32, 3)
+        assert _changed_share(clips) > share[milder] > share["moving"]
+
+
+def test_the_noisy_variant_adds_pixel_change_but_no_scene_change():
+    moving, noisy = clip_set("moving", 4, 6), clip_set("noisy", 4, 6)
+    # Noise is drawn last, so the scenes match and the noise-free truth is the same ...
+    assert np.array_equal(noisy.changed, moving.changed) and (noisy.labels == moving.labels).all()
+
+    def static_diff(clips: ClipSet) -> float:
+        diff = np.abs(np.diff(clips.frames.astype(np.float32), axis=1)).mean(-1)
+        return float(diff[~clips.changed[:, 1:]].mean())
+
+    # ... while the frames differ more where nothing changed, which a reuse gate sees.
+    assert static_diff(noisy) > 3 * static_diff(moving)
 
 
 def test_patch_mask_reduces_pixels_to_patches():

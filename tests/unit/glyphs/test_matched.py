@@ -116,3 +116,18 @@ def test_inline_settings_come_on_top_of_the_keep_settings(tower):
             "every_nth_toy:threshold=0.6", tower, 0.3, GateConfig(), lambda a: 1 / 0
         )
     assert fixed.calibration_keep is None and fixed.arch.gate.config.threshold == 0.6
+
+
+def test_refreshes_beyond_the_budget_are_matched_by_a_lower_budget(tower):
+    # Keep of the toy "calibration clips": the budget plus a quarter of the patches refreshed.
+    def calibration_keep(arch):
+        return arch.gate.config.keep_fraction + 0.25
+
+    matched = build_matched("C:max_cache_age=4", tower, 0.5, GateConfig(), calibration_keep)
+    assert matched.arch is not None
+    assert matched.calibration_keep == pytest.approx(0.5, abs=0.01)
+    assert matched.arch.gate.config.keep_fraction == pytest.approx(0.25, abs=0.01)
+    assert matched.settings["keep_fraction"] == matched.arch.gate.config.keep_fraction
+    # Refreshes that alone keep more than the target leave it unreachable, with the reason.
+    alone = build_matched("C:max_cache_age=2", tower, 0.2, GateConfig(), lambda a: 0.5)
+    assert alone.arch is None and "refreshes alone keep 0.500" in alone.unreachable

@@ -29,6 +29,9 @@ def test_kind_of_tells_every_format_apart(tmp_path):
     assert found == {kind: kind for kind in writers}
     assert kind_of({"rows": [], "identity": {"benchmark": "streams"}, "meta": {}}) is None
     assert kind_of({"something": "else"}) is None
+    # A baselines run with goals is an ablation beyond the paper, kept out of its tables.
+    ablation = {**_read(tmp_path / "baselines"), "goals": [{"variant": "change"}]}
+    assert kind_of(ablation) == "ablation"
 
 
 def test_collect_reads_every_kind_below_several_folders(tmp_path):
