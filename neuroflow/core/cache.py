@@ -3,7 +3,9 @@
 The buffer itself (``[B, P + N, D]``) lives in the per-stream state; :class:`CorticalCache`
 is the write policy: hard replacement (the paper's Eq. cache-update) or alpha blending
 ``C <- (1 - a) C + a z`` of the active slots. A stream's first frame after a reset always
-replaces, so nothing from a previous clip survives.
+replaces, so nothing from a previous clip survives, and so does a frame that recomputes every
+patch (a keyframe: its outputs saw the whole context, there is nothing to smooth), which also
+keeps a blended cache exact when every token is kept.
 """
 
 from __future__ import annotations
@@ -45,16 +47,17 @@ class CorticalCache:
             buffer: ``[B, P + N, D]`` cache of the streams.
             packed: ``[T, D]`` new final-layer outputs of the active tokens.
             packing: Where the active tokens sit in ``buffer``.
-            fresh: ``[B]`` bool, streams on their first frame (always hard-replaced).
+            fresh: ``[B]`` bool, streams on their first frame (always hard-replaced, like
+                streams that recomputed every token this frame).
 
         Returns:
             ``buffer``.
         """
         if self.mode == "blend":
             old = pack(buffer, packing)
-            row_fresh = torch.repeat_interleave(
-                fresh.to(packed.device), torch.tensor(packing.lengths, device=packed.device)
-            )
+            lengths = torch.tensor(packing.lengths, device=packed.device)
+            replace = fresh.to(packed.device) | (lengths == buffer.shape[1])
+            row_fresh = torch.repeat_interleave(replace, lengths)
             mixed = old.lerp(packed.to(old.dtype), self.alpha)
             packed = torch.where(row_fresh[:, None], packed.to(old.dtype), mixed)
         return unpack_into(buffer, packed, packing)

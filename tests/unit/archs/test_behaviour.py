@@ -144,6 +144,17 @@ def test_cache_blend_mode_moves_cache_only_partly(tower):
     assert not torch.allclose(hard[-1].embedding, blend[-1].embedding)
 
 
+def test_a_blended_cache_is_replaced_where_every_token_is_recomputed(tower):
+    # A frame that recomputes every patch (keep-all, a keyframe) saw the whole context: the
+    # blend replaces there, so keeping every token stays exact.
+    clip = moving_square_clip(frames=3, batch=2)
+    blend = make_arch("C", tower, mode="budget", keep_fraction=1.0, cache_mode="blend")
+    state = blend.new_state(2)
+    with torch.inference_mode():
+        for frame in clip:
+            assert torch.allclose(blend(frame, state).embedding, tower(frame), atol=1e-5)
+
+
 def test_arch_a_without_anchor_differs_from_keyframe_anchor(tower):
     clip = moving_square_clip(frames=3)
     anchored, _ = run(make_arch("A", tower, threshold=0.5, floor_tokens=1), clip, 1)
