@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from neuroflow.archs.registry import parse_spec
 from neuroflow.core.gate import GateConfig
@@ -91,7 +91,7 @@ def speed_rows(
             video=speed.video,
             start=speed.start,
             methods=["dense", *specs],
-            gate=GateConfig(**{**gate.__dict__, "mode": "budget", "keep_fraction": keep}),
+            gate=replace(gate, mode="budget", keep_fraction=keep),
             frames=speed.frames,
             warmup=speed.warmup,
             round_frames=speed.round_frames,
