@@ -3,6 +3,8 @@ refresh requests on the state."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -82,7 +84,7 @@ def test_stagger_needs_max_cache_age():
 
 
 def frames_active(gate, after=10):
-    """Frames (of ``after``) on which patch 0 is active after it switched and stayed still."""
+    """Per frame (of ``after``), whether patch 0 is active after it switched and stayed still."""
     state = gate.new_state(1)
     old = features(1, n=4)
     old[0, 0] = torch.eye(8)[0]
@@ -92,15 +94,30 @@ def frames_active(gate, after=10):
         gate.step(old, state)
     outs = [gate.step(new, state) for _ in range(after)]
     assert not any(o.keep_mask[0, 1:].any() for o in outs)  # the unchanged patches stay off
-    return sum(bool(o.keep_mask[0, 0]) for o in outs)
+    return [bool(o.keep_mask[0, 0]) for o in outs]
+
+
+def ema_surprise(decay: float, frames: int) -> list[float]:
+    """Surprise of a patch that switched from e0 to e1 and stayed, frame by frame: the EMA
+    after ``j`` updates is ``r e0 + (1 - r) e1`` with ``r = (1 - decay) ** j``."""
+    out = []
+    for j in range(frames):
+        r = (1 - decay) ** j
+        out.append(1 - (1 - r) / math.hypot(r, 1 - r))
+    return out
 
 
 def test_slow_ema_keeps_a_stopped_patch_surprising():
     fast = RetinalGate(threshold=0.1, ema_decay=0.5, floor_tokens=0)
     dual = RetinalGate(threshold=0.1, ema_decay=0.5, floor_tokens=0, slow_ema_decay=0.01)
-    absorbed, kept = frames_active(fast), frames_active(dual)
-    assert 1 <= absorbed <= 3  # the fast EMA absorbs it within a few frames
-    assert kept == 10
+    # The fast EMA absorbs it: active exactly while its closed-form surprise exceeds 0.1
+    # (frames 0 and 1: surprise 1, then 0.29; then 0.05), and never again.
+    expected = [s > 0.1 for s in ema_surprise(0.5, 10)]
+    assert expected[:3] == [True, True, False] and not any(expected[2:])
+    assert frames_active(fast) == expected
+    # Against the slow EMA it stays surprising on every frame.
+    assert all(s > 0.1 for s in ema_surprise(0.01, 10))
+    assert frames_active(dual) == [True] * 10
 
 
 def test_slow_ema_starts_from_the_frame_and_moves_at_its_own_rate():
