@@ -103,9 +103,8 @@ def build_method(
     if name == "dense_x2":
         return Repeated(ArchMethod(make_arch("dense", tower)), 2)
     cls = get_method(name)
-    settings = {
-        k: v for k, v in {"dense_layers": dense_layers}.items() if k in method_settings(cls)
-    }
+    own = method_settings(cls)
+    settings = {k: v for k, v in {"dense_layers": dense_layers}.items() if k in own}
     settings.update(inline)
     label = spec if inline else None
     if cls.calibrated is not None and cls.calibrated not in inline:
@@ -126,7 +125,6 @@ def build_method(
     # A threshold gate ignores keep_fraction, so every gated method can read the matched share.
     matched = replace(gate, keep_fraction=keep_fraction) if gate.mode == "threshold" else gate
     # Inline gate settings ("C:max_cache_age=4;stagger=true") change this method's gate only.
-    own = method_settings(cls)
     own_gate = {k: settings.pop(k) for k in GATE_SETTINGS if k in settings and k not in own}
     matched = replace(matched, **own_gate)
     return ArchMethod(make_arch(name, tower, gate=matched, seed=seed, **settings), label)

@@ -104,16 +104,14 @@ def run(cfg: DictConfig, run_dir: str | Path) -> int:
 def _speed_and_goals(cfg: DictConfig, rows: list[dict], settings: Any) -> tuple[list, list]:
     """Speed rows from the benchmark harness (``speed.enabled``) and the goal check."""
     from neuroflow.glyphs.ablation_report import goal_rows
-    from neuroflow.glyphs.benchmark import FLOOR_TOKENS
+    from neuroflow.glyphs.benchmark import benchmark_gate
     from neuroflow.glyphs.speed import SpeedSettings, speed_rows
 
     goals = goal_rows(rows, OmegaConf.to_container(cfg.goals)) if cfg.goals else []
     speed_cfg = SpeedSettings(**OmegaConf.to_container(cfg.speed))
     if not speed_cfg.enabled:
         return [], goals
-    from neuroflow.core.gate import GateConfig
-
-    gate = GateConfig(ema_decay=settings.ema_decay, floor_tokens=FLOOR_TOKENS)
+    gate = benchmark_gate(settings.ema_decay)
     quiet = (lambda _: None) if not cfg.verbose else print
     print(f"timing every method on {speed_cfg.model} at {speed_cfg.resolution} px")
     return speed_rows(rows, settings.keeps, speed_cfg, gate, log=quiet), goals

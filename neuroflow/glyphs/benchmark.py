@@ -40,6 +40,11 @@ GATE_MODES = ("budget", "threshold")
 FLOOR_TOKENS = 4  # patches every gate keeps per frame (Arch C and random keep alike)
 
 
+def benchmark_gate(ema_decay: float) -> GateConfig:
+    """The gate settings every gated method of the glyph benchmark shares."""
+    return GateConfig(ema_decay=ema_decay, floor_tokens=FLOOR_TOKENS)
+
+
 @dataclass
 class ClipRun:
     """What one architecture produced on a clip set.
@@ -184,7 +189,7 @@ class Evaluator:
         self.ema_decay, self.gate_mode, self.batch = ema_decay, gate_mode, batch
         # One gate configuration for calibration, Arch C and the random control's floor,
         # so the calibrated threshold is the one the evaluated gate reaches.
-        self.gate = GateConfig(ema_decay=ema_decay, floor_tokens=FLOOR_TOKENS)
+        self.gate = benchmark_gate(ema_decay)
 
     def run(
         self, arch: Architecture, clips: ClipSet, counts: torch.Tensor | None = None

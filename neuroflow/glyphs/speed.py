@@ -17,8 +17,7 @@ from dataclasses import dataclass, replace
 
 from neuroflow.archs.registry import parse_spec
 from neuroflow.core.gate import GateConfig
-
-REFERENCE = "C"
+from neuroflow.glyphs.baselines import REFERENCE
 
 
 @dataclass(frozen=True)
